@@ -54,7 +54,10 @@ pub use negotiate::{OPENMETRICS_CONTENT_TYPE, PROTOBUF_CONTENT_TYPE, TEXT_CONTEN
 pub use openmetrics::{encode_openmetrics, encode_openmetrics_family, OpenMetricsOptions};
 pub use protobuf::{decode_protobuf_delimited, encode_protobuf_delimited, encode_protobuf_family};
 pub use sort::{compare_label_values, compare_metrics, normalize, sort_labels, sort_metrics};
-pub use text::encode::{encode_text, encode_text_family, encode_text_header, encode_text_metric};
+pub use text::encode::{
+    encode_text, encode_text_family, encode_text_header, encode_text_metric,
+    encode_text_metric_parts,
+};
 pub use text::parse::{parse_text, parse_text_with, ParseOptions, ParsedFamilies};
 
 /// Whether `name` is a metric name under the legacy rule

@@ -486,9 +486,13 @@ fn put_histogram<S: AsRef<str>>(out: &mut Vec<u8>, h: &Histogram<S>) {
     }
 }
 
-fn metric_len<S: AsRef<str>>(m: &Metric<S>) -> usize {
-    labels_len(1, &m.labels)
-        + match &m.value {
+fn metric_len<L: AsRef<str>, V: AsRef<str>>(
+    labels: &[LabelPair<L>],
+    value: &Value<V>,
+    ts: Option<i64>,
+) -> usize {
+    labels_len(1, labels)
+        + match value {
             Value::Gauge(_) => len_field(2, double_field_len(1)),
             Value::Counter(c) => len_field(3, counter_len(c)),
             Value::Summary(s) => len_field(4, summary_len(s)),
@@ -496,19 +500,32 @@ fn metric_len<S: AsRef<str>>(m: &Metric<S>) -> usize {
             Value::Histogram(h) => len_field(7, histogram_len(h)),
             Value::Missing => 0,
         }
-        + m.timestamp_ms.map_or(0, |t| uint_field_len(6, t as u64))
+        + ts.map_or(0, |t| uint_field_len(6, t as u64))
 }
 
 /// The encoded size of `metric` as field 4 of a `MetricFamily`.
 pub fn metric_field_len<S: AsRef<str>>(metric: &Metric<S>) -> usize {
-    len_field(4, metric_len(metric))
+    len_field(
+        4,
+        metric_len(&metric.labels, &metric.value, metric.timestamp_ms),
+    )
 }
 
 /// Appends `metric` as field 4 of a `MetricFamily` (tag, length, message).
 pub fn encode_metric_field<S: AsRef<str>>(out: &mut Vec<u8>, metric: &Metric<S>) {
-    put_len_header(out, 4, metric_len(metric));
-    put_labels(out, 1, &metric.labels);
-    match &metric.value {
+    encode_metric_field_parts(out, &metric.labels, &metric.value, metric.timestamp_ms);
+}
+
+/// [`encode_metric_field`] with the metric given as its parts.
+pub fn encode_metric_field_parts<L: AsRef<str>, V: AsRef<str>>(
+    out: &mut Vec<u8>,
+    labels: &[LabelPair<L>],
+    value: &Value<V>,
+    timestamp_ms: Option<i64>,
+) {
+    put_len_header(out, 4, metric_len(labels, value, timestamp_ms));
+    put_labels(out, 1, labels);
+    match value {
         Value::Gauge(v) => {
             put_len_header(out, 2, double_field_len(1));
             put_double(out, 1, *v);
@@ -543,10 +560,10 @@ pub fn encode_metric_field<S: AsRef<str>>(out: &mut Vec<u8>, metric: &Metric<S>)
         Value::Histogram(_) | Value::Missing => {}
     }
     // Field 6 (the timestamp) precedes field 7 (the histogram).
-    if let Some(t) = metric.timestamp_ms {
+    if let Some(t) = timestamp_ms {
         put_uint(out, 6, t as u64);
     }
-    if let Value::Histogram(h) = &metric.value {
+    if let Value::Histogram(h) = value {
         put_len_header(out, 7, histogram_len(h));
         put_histogram(out, h);
     }

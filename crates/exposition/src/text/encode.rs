@@ -6,7 +6,7 @@
 //! inside the braces (`{"my.metric",a="b"} 1`), as current client_golang does.
 
 use crate::golang::write_float;
-use crate::model::{Metric, MetricFamily, MetricType, Value};
+use crate::model::{LabelPair, Metric, MetricFamily, MetricType, Value};
 use crate::text::parse::{is_legacy_label_name, is_legacy_metric_name};
 use crate::Error;
 
@@ -88,9 +88,29 @@ pub fn encode_text_metric<S: AsRef<str>>(
     metric_type: MetricType,
     metric: &Metric<S>,
 ) -> Result<(), Error> {
-    let labels = &metric.labels;
-    let ts = metric.timestamp_ms;
-    match (&metric.value, metric_type) {
+    encode_text_metric_parts(
+        out,
+        name,
+        metric_type,
+        &metric.labels,
+        &metric.value,
+        metric.timestamp_ms,
+    )
+}
+
+/// [`encode_text_metric`] with the metric given as its parts, so that the
+/// labels can come from somewhere other than the metric (for example a
+/// sanitised label set borrowed from several places).
+pub fn encode_text_metric_parts<L: AsRef<str>, V>(
+    out: &mut Vec<u8>,
+    name: &str,
+    metric_type: MetricType,
+    labels: &[LabelPair<L>],
+    value: &Value<V>,
+    timestamp_ms: Option<i64>,
+) -> Result<(), Error> {
+    let ts = timestamp_ms;
+    match (value, metric_type) {
         (Value::Counter(c), MetricType::Counter) => {
             write_sample(out, name, "", labels, None, c.value, ts)
         }
@@ -162,7 +182,7 @@ fn write_sample<S: AsRef<str>>(
     out: &mut Vec<u8>,
     name: &str,
     suffix: &str,
-    labels: &[crate::LabelPair<S>],
+    labels: &[LabelPair<S>],
     extra: Option<(&str, f64)>,
     value: f64,
     timestamp_ms: Option<i64>,
@@ -184,7 +204,7 @@ pub(crate) fn write_name_and_labels<S: AsRef<str>>(
     out: &mut Vec<u8>,
     name: &str,
     suffix: &str,
-    labels: &[crate::LabelPair<S>],
+    labels: &[LabelPair<S>],
     extra: Option<(&str, f64)>,
     write_number: fn(&mut Vec<u8>, f64),
 ) {
@@ -275,7 +295,7 @@ pub(crate) fn write_escaped(out: &mut Vec<u8>, s: &str, quotes: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Bucket, Histogram, LabelPair, Quantile, Summary};
+    use crate::model::{Bucket, Histogram, Quantile, Summary};
 
     fn label(n: &str, v: &str) -> LabelPair {
         LabelPair {

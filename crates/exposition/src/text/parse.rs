@@ -351,7 +351,8 @@ impl<'a> Parser<'a> {
         }
         if self.label_set_line != self.line {
             self.label_set.clear();
-            self.label_set.extend(self.labels.iter().map(|l| l.name.clone()));
+            self.label_set
+                .extend(self.labels.iter().map(|l| l.name.clone()));
             self.label_set_line = self.line;
         }
         !self.label_set.insert(name.clone())
@@ -1187,14 +1188,30 @@ mod tests {
     fn many_labels_stay_linear_and_duplicates_are_found() {
         let labels: Vec<String> = (0..5000).map(|i| format!("l{i}=\"v\"")).collect();
         let line = format!("m{{{}}} 1\n", labels.join(","));
-        assert_eq!(parse_text(line.as_bytes()).unwrap()[0].metrics[0].labels.len(), 5000);
-        let dup = format!("m{{{},l7=\"x\"}} 1\nm{{{}}} 1\n", labels.join(","), labels[..20].join(","));
+        assert_eq!(
+            parse_text(line.as_bytes()).unwrap()[0].metrics[0]
+                .labels
+                .len(),
+            5000
+        );
+        let dup = format!(
+            "m{{{},l7=\"x\"}} 1\nm{{{}}} 1\n",
+            labels.join(","),
+            labels[..20].join(",")
+        );
         assert_eq!(
             parse_text(dup.as_bytes()).unwrap_err().to_string(),
             "text format parsing error in line 1: duplicate label names for metric \"m\""
         );
-        let two_lines = format!("m{{{}}} 1\nm{{{}}} 2\n", labels[..17].join(","), labels[..17].join(","));
-        assert_eq!(parse_text(two_lines.as_bytes()).unwrap()[0].metrics.len(), 2);
+        let two_lines = format!(
+            "m{{{}}} 1\nm{{{}}} 2\n",
+            labels[..17].join(","),
+            labels[..17].join(",")
+        );
+        assert_eq!(
+            parse_text(two_lines.as_bytes()).unwrap()[0].metrics.len(),
+            2
+        );
     }
 
     #[test]

@@ -1,0 +1,61 @@
+//! `pushgateway`: the Prometheus Pushgateway, drop-in compatible.
+//!
+//! Run: `cargo run --release --bin pushgateway` (serves on :9091, in memory).
+
+use std::process::ExitCode;
+
+use server::flags::{self, Parsed};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> ExitCode {
+    let config = match flags::parse(std::env::args().skip(1)) {
+        Ok(Parsed::Run(config)) => *config,
+        Ok(Parsed::Help(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Parsed::Version) => {
+            println!("pushgateway, version {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("pushgateway: error: {e}, try --help");
+            return ExitCode::from(1);
+        }
+    };
+    server::logging::init(config.log_level, config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("pushgateway: error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(run(config))
+}
+
+async fn run(config: flags::Config) -> ExitCode {
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting pushgateway");
+    let mut listeners = Vec::new();
+    for address in &config.listen_addresses {
+        match server::serve::bind(address).await {
+            Ok(l) => {
+                tracing::info!(address = %address, "listening");
+                listeners.push(l);
+            }
+            Err(e) => {
+                tracing::error!(err = %e, "cannot listen");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    let state = server::AppState::new(config);
+    server::serve::serve(state, listeners).await;
+    tracing::info!("HTTP server stopped");
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,473 @@
+//! The gateway's own metrics: build info, HTTP request counts, push
+//! duration and size summaries, and process metrics — with the names,
+//! HELP texts and types of the Go Pushgateway so dashboards keep working.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use exposition::{LabelPair, Metric, MetricFamily, MetricType, Quantile, Summary, Value};
+use parking_lot_free::Mutex;
+use store::{PushTime, StoredFamily};
+
+/// A mutex from std that ignores poisoning: a panicking holder cannot
+/// leave these counters in an unusable state.
+mod parking_lot_free {
+    pub(crate) struct Mutex<T>(std::sync::Mutex<T>);
+
+    impl<T> Mutex<T> {
+        pub(crate) fn new(v: T) -> Mutex<T> {
+            Mutex(std::sync::Mutex::new(v))
+        }
+
+        pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, T> {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        }
+    }
+}
+
+const BUILD_INFO: &str = "pushgateway_build_info";
+const REQUESTS: &str = "pushgateway_http_requests_total";
+const PUSH_DURATION: &str = "pushgateway_http_push_duration_seconds";
+const PUSH_SIZE: &str = "pushgateway_http_push_size_bytes";
+const REFUSALS: &str = "pushgateway_limit_refusals_total";
+
+/// Every family name the gateway exposes itself, with its type; pushed
+/// families may use these names only with the same type.
+pub(crate) fn own_family_types() -> Vec<(String, MetricType)> {
+    [
+        ("process_cpu_seconds_total", MetricType::Counter),
+        ("process_max_fds", MetricType::Gauge),
+        ("process_open_fds", MetricType::Gauge),
+        ("process_resident_memory_bytes", MetricType::Gauge),
+        ("process_start_time_seconds", MetricType::Gauge),
+        ("process_virtual_memory_bytes", MetricType::Gauge),
+        ("process_virtual_memory_max_bytes", MetricType::Gauge),
+        (BUILD_INFO, MetricType::Gauge),
+        (REQUESTS, MetricType::Counter),
+        (PUSH_DURATION, MetricType::Summary),
+        (PUSH_SIZE, MetricType::Summary),
+        (REFUSALS, MetricType::Counter),
+    ]
+    .into_iter()
+    .map(|(n, t)| (n.to_string(), t))
+    .collect()
+}
+
+/// Observations over a sliding window, for summary quantiles (client_golang
+/// keeps ten minutes in five age buckets; so do we, with a bounded sample
+/// per bucket).
+struct Window {
+    buckets: [(Instant, Vec<f64>); 5],
+    count: u64,
+    sum: f64,
+    seen_in_bucket: u64,
+}
+
+const MAX_AGE: Duration = Duration::from_secs(600);
+const SAMPLES_PER_BUCKET: usize = 1000;
+
+impl Window {
+    fn new(now: Instant) -> Window {
+        Window {
+            buckets: std::array::from_fn(|_| (now, Vec::new())),
+            count: 0,
+            sum: 0.0,
+            seen_in_bucket: 0,
+        }
+    }
+
+    fn rotate(&mut self, now: Instant) {
+        let width = MAX_AGE / 5;
+        if now.duration_since(self.buckets[0].0) >= width {
+            self.buckets.rotate_right(1);
+            self.buckets[0] = (now, Vec::new());
+            self.seen_in_bucket = 0;
+        }
+    }
+
+    fn observe(&mut self, v: f64, now: Instant) {
+        self.rotate(now);
+        self.count += 1;
+        self.sum += v;
+        self.seen_in_bucket += 1;
+        let bucket = &mut self.buckets[0].1;
+        if bucket.len() < SAMPLES_PER_BUCKET {
+            bucket.push(v);
+        } else {
+            // Reservoir sampling keeps the bucket representative.
+            let slot = (pseudo_random(self.seen_in_bucket) % self.seen_in_bucket) as usize;
+            if slot < SAMPLES_PER_BUCKET {
+                bucket[slot] = v;
+            }
+        }
+    }
+
+    fn summary(&mut self, now: Instant) -> Summary {
+        self.rotate(now);
+        let mut all: Vec<f64> = self
+            .buckets
+            .iter()
+            .filter(|(start, _)| now.duration_since(*start) < MAX_AGE)
+            .flat_map(|(_, v)| v.iter().copied())
+            .collect();
+        all.sort_by(f64::total_cmp);
+        let quantiles = [0.1, 0.5, 0.9]
+            .into_iter()
+            .map(|q| Quantile {
+                quantile: q,
+                value: if all.is_empty() {
+                    f64::NAN
+                } else {
+                    all[((q * all.len() as f64).ceil() as usize).clamp(1, all.len()) - 1]
+                },
+            })
+            .collect();
+        Summary {
+            sample_count: self.count,
+            sample_sum: self.sum,
+            quantiles,
+            created: None,
+        }
+    }
+}
+
+fn pseudo_random(seed: u64) -> u64 {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x ^= x >> 29;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x ^ (x >> 32)
+}
+
+/// The gateway's own counters and summaries.
+pub(crate) struct OwnMetrics {
+    requests: Mutex<BTreeMap<(&'static str, u16, String), u64>>,
+    push_duration: Mutex<BTreeMap<String, Window>>,
+    push_size: Mutex<BTreeMap<String, Window>>,
+    refusals: Mutex<BTreeMap<&'static str, u64>>,
+    start: PushTime,
+}
+
+impl OwnMetrics {
+    pub(crate) fn new() -> OwnMetrics {
+        OwnMetrics {
+            requests: Mutex::new(BTreeMap::new()),
+            push_duration: Mutex::new(BTreeMap::new()),
+            push_size: Mutex::new(BTreeMap::new()),
+            refusals: Mutex::new(BTreeMap::new()),
+            start: process_start_time().unwrap_or_else(PushTime::now),
+        }
+    }
+
+    /// Counts a request to one of the instrumented handlers.
+    pub(crate) fn count_request(&self, handler: &'static str, code: u16, method: &str) {
+        *self
+            .requests
+            .lock()
+            .entry((handler, code, method.to_ascii_lowercase()))
+            .or_default() += 1;
+    }
+
+    /// Records a push's duration and approximate request size.
+    pub(crate) fn observe_push(&self, method: &str, seconds: f64, size: u64) {
+        let now = Instant::now();
+        let method = method.to_ascii_lowercase();
+        self.push_duration
+            .lock()
+            .entry(method.clone())
+            .or_insert_with(|| Window::new(now))
+            .observe(seconds, now);
+        self.push_size
+            .lock()
+            .entry(method)
+            .or_insert_with(|| Window::new(now))
+            .observe(size as f64, now);
+    }
+
+    /// Counts a request refused by a limit.
+    pub(crate) fn count_refusal(&self, limit: &'static str) {
+        *self.refusals.lock().entry(limit).or_default() += 1;
+    }
+
+    /// The families to merge into a scrape.
+    pub(crate) fn families(&self) -> Vec<StoredFamily> {
+        let now = Instant::now();
+        let at = PushTime::now();
+        let mut families: Vec<MetricFamily<String>> = Vec::new();
+        families.extend(process_families(self.start));
+        families.push(gauge_family(
+            BUILD_INFO,
+            "A metric with a constant '1' value labeled by version, revision, branch, goversion from which pushgateway was built, and the goos and goarch for the build.",
+            vec![(build_labels(), 1.0)],
+        ));
+        let requests: Vec<Metric> = self
+            .requests
+            .lock()
+            .iter()
+            .map(|((handler, code, method), n)| Metric {
+                labels: labels(&[
+                    ("code", &code.to_string()),
+                    ("handler", handler),
+                    ("method", method),
+                ]),
+                value: Value::Counter(exposition::Counter {
+                    value: *n as f64,
+                    ..Default::default()
+                }),
+                timestamp_ms: None,
+            })
+            .collect();
+        families.push(MetricFamily {
+            name: REQUESTS.into(),
+            help: Some(
+                "Total HTTP requests processed by the Pushgateway, excluding scrapes.".into(),
+            ),
+            metric_type: MetricType::Counter,
+            unit: None,
+            metrics: requests,
+        });
+        for (name, help, windows) in [
+            (
+                PUSH_DURATION,
+                "HTTP request duration for pushes to the Pushgateway.",
+                &self.push_duration,
+            ),
+            (
+                PUSH_SIZE,
+                "HTTP request size for pushes to the Pushgateway.",
+                &self.push_size,
+            ),
+        ] {
+            let metrics = windows
+                .lock()
+                .iter_mut()
+                .map(|(method, w)| Metric {
+                    labels: labels(&[("method", method)]),
+                    value: Value::Summary(w.summary(now)),
+                    timestamp_ms: None,
+                })
+                .collect();
+            families.push(MetricFamily {
+                name: name.into(),
+                help: Some(help.into()),
+                metric_type: MetricType::Summary,
+                unit: None,
+                metrics,
+            });
+        }
+        let refusals = self
+            .refusals
+            .lock()
+            .iter()
+            .map(|(limit, n)| Metric {
+                labels: labels(&[("limit", limit)]),
+                value: Value::Counter(exposition::Counter {
+                    value: *n as f64,
+                    ..Default::default()
+                }),
+                timestamp_ms: None,
+            })
+            .collect();
+        families.push(MetricFamily {
+            name: REFUSALS.into(),
+            help: Some("Requests refused because they exceeded a limit, by limit.".into()),
+            metric_type: MetricType::Counter,
+            unit: None,
+            metrics: refusals,
+        });
+        families
+            .iter()
+            .map(|f| StoredFamily::plain(f, at))
+            .collect()
+    }
+}
+
+fn labels(pairs: &[(&str, &str)]) -> Vec<LabelPair> {
+    pairs
+        .iter()
+        .map(|(n, v)| LabelPair {
+            name: (*n).to_string(),
+            value: (*v).to_string(),
+        })
+        .collect()
+}
+
+fn gauge_family(name: &str, help: &str, metrics: Vec<(Vec<LabelPair>, f64)>) -> MetricFamily {
+    MetricFamily {
+        name: name.into(),
+        help: Some(help.into()),
+        metric_type: MetricType::Gauge,
+        unit: None,
+        metrics: metrics
+            .into_iter()
+            .map(|(labels, v)| Metric {
+                labels,
+                value: Value::Gauge(v),
+                timestamp_ms: None,
+            })
+            .collect(),
+    }
+}
+
+/// The labels of `pushgateway_build_info`, with the Go gateway's names
+/// (`goversion` carries the Rust compiler's version).
+pub(crate) fn build_labels() -> Vec<LabelPair> {
+    labels(&[
+        ("branch", option_env!("PUSHGATEWAY_BRANCH").unwrap_or("")),
+        ("goarch", go_arch()),
+        ("goos", std::env::consts::OS),
+        ("goversion", crate::build::RUSTC_VERSION),
+        ("revision", crate::build::REVISION),
+        ("tags", ""),
+        ("version", env!("CARGO_PKG_VERSION")),
+    ])
+}
+
+/// The architecture as Go names it.
+pub(crate) fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    }
+}
+
+fn process_start_time() -> Option<PushTime> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let start_ticks: f64 = fields.get(19)?.parse().ok()?;
+    let boot: f64 = std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(PushTime::from_nanos(
+        ((boot + start_ticks / 100.0) * 1e9) as i64,
+    ))
+}
+
+/// `process_*` metrics from procfs, as client_golang's process collector
+/// reports them (nothing on systems without `/proc`).
+fn process_families(start: PushTime) -> Vec<MetricFamily> {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Vec::new();
+    };
+    let Some((_, after)) = stat.rsplit_once(')') else {
+        return Vec::new();
+    };
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // Fields after the command name, counted from `state` (index 0).
+    let cpu = (field(11) + field(12)) / 100.0;
+    let vsize = field(20);
+    let rss = field(21) * 4096.0;
+    let open_fds = std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count() as f64)
+        .unwrap_or(0.0);
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let limit = |name: &str| -> f64 {
+        limits
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l[name.len()..].split_whitespace().next())
+            .map_or(0.0, |v| {
+                if v == "unlimited" {
+                    u64::MAX as f64
+                } else {
+                    v.parse().unwrap_or(0.0)
+                }
+            })
+    };
+    let none = Vec::new;
+    vec![
+        MetricFamily {
+            name: "process_cpu_seconds_total".into(),
+            help: Some("Total user and system CPU time spent in seconds.".into()),
+            metric_type: MetricType::Counter,
+            unit: None,
+            metrics: vec![Metric {
+                labels: none(),
+                value: Value::Counter(exposition::Counter {
+                    value: cpu,
+                    ..Default::default()
+                }),
+                timestamp_ms: None,
+            }],
+        },
+        gauge_family(
+            "process_max_fds",
+            "Maximum number of open file descriptors.",
+            vec![(none(), limit("Max open files"))],
+        ),
+        gauge_family(
+            "process_open_fds",
+            "Number of open file descriptors.",
+            vec![(none(), open_fds)],
+        ),
+        gauge_family(
+            "process_resident_memory_bytes",
+            "Resident memory size in bytes.",
+            vec![(none(), rss)],
+        ),
+        gauge_family(
+            "process_start_time_seconds",
+            "Start time of the process since unix epoch in seconds.",
+            vec![(none(), start.as_seconds_f64())],
+        ),
+        gauge_family(
+            "process_virtual_memory_bytes",
+            "Virtual memory size in bytes.",
+            vec![(none(), vsize)],
+        ),
+        gauge_family(
+            "process_virtual_memory_max_bytes",
+            "Maximum amount of virtual memory available in bytes.",
+            vec![(none(), limit("Max address space"))],
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_quantiles() {
+        let now = Instant::now();
+        let mut w = Window::new(now);
+        for i in 1..=100 {
+            w.observe(f64::from(i), now);
+        }
+        let s = w.summary(now);
+        assert_eq!(s.sample_count, 100);
+        assert_eq!(s.sample_sum, 5050.0);
+        let q: Vec<f64> = s.quantiles.iter().map(|q| q.value).collect();
+        assert_eq!(q, vec![10.0, 50.0, 90.0]);
+    }
+
+    #[test]
+    fn families_have_go_names() {
+        let own = OwnMetrics::new();
+        own.count_request("push", 200, "PUT");
+        let names: Vec<String> = own
+            .families()
+            .iter()
+            .map(|f| f.name().to_string())
+            .collect();
+        for expected in [BUILD_INFO, REQUESTS, "process_start_time_seconds"] {
+            assert!(
+                names.iter().any(|n| n == expected),
+                "{expected} in {names:?}"
+            );
+        }
+    }
+}

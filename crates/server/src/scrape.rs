@@ -1,0 +1,176 @@
+//! `GET /metrics`: the merged exposition of every group plus the
+//! gateway's own metrics, streamed from pre-encoded bytes in the format
+//! the `Accept` header asks for, gzip-compressed on request.
+
+use std::io::Write;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use exposition::Format;
+use tokio::sync::mpsc;
+
+use crate::app::AppState;
+
+/// Size of the pieces a scrape is streamed in.
+const CHUNK: usize = 64 * 1024;
+
+/// Whether `Accept-Encoding` allows gzip (a `gzip` coding without `q=0`).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(http::header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|part| {
+            let mut pieces = part.split(';');
+            let coding = pieces.next().unwrap_or("").trim();
+            let q_zero = pieces.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f64>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            coding.eq_ignore_ascii_case("gzip") && !q_zero
+        })
+}
+
+/// Collects output into chunks and sends them to the response body,
+/// gzip-compressing on the way when asked to.
+struct ChunkSink {
+    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+    plain: Vec<u8>,
+    gzip: Option<flate2::write::GzEncoder<Vec<u8>>>,
+    closed: bool,
+}
+
+impl ChunkSink {
+    fn new(tx: mpsc::Sender<Result<Bytes, std::io::Error>>, gzip: bool) -> ChunkSink {
+        ChunkSink {
+            tx,
+            plain: Vec::with_capacity(CHUNK),
+            gzip: gzip.then(|| {
+                flate2::write::GzEncoder::new(
+                    Vec::with_capacity(CHUNK),
+                    flate2::Compression::fast(),
+                )
+            }),
+            closed: false,
+        }
+    }
+
+    fn send(&mut self, data: Vec<u8>) {
+        if !self.closed && !data.is_empty() && self.tx.blocking_send(Ok(Bytes::from(data))).is_err()
+        {
+            // The client went away; stop producing.
+            self.closed = true;
+        }
+    }
+
+    fn write(&mut self, piece: &[u8]) {
+        if self.closed {
+            return;
+        }
+        match &mut self.gzip {
+            Some(encoder) => {
+                // Writing into a Vec cannot fail.
+                let _ = encoder.write_all(piece);
+                if encoder.get_ref().len() >= CHUNK {
+                    let out = std::mem::replace(encoder.get_mut(), Vec::with_capacity(CHUNK));
+                    self.send(out);
+                }
+            }
+            None => {
+                if self.plain.len() + piece.len() > CHUNK && !self.plain.is_empty() {
+                    let out = std::mem::replace(&mut self.plain, Vec::with_capacity(CHUNK));
+                    self.send(out);
+                }
+                if piece.len() >= CHUNK {
+                    self.send(piece.to_vec());
+                } else {
+                    self.plain.extend_from_slice(piece);
+                }
+            }
+        }
+    }
+
+    fn finish(mut self) {
+        match self.gzip.take() {
+            Some(encoder) => {
+                let out = encoder.finish().unwrap_or_default();
+                self.send(out);
+            }
+            None => {
+                let out = std::mem::take(&mut self.plain);
+                self.send(out);
+            }
+        }
+    }
+}
+
+/// Handles a scrape.
+pub(crate) async fn scrape(state: AppState, headers: HeaderMap) -> Response {
+    let accept = headers
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let format = exposition::negotiate(accept, false);
+    let escaping = exposition::requested_escaping(accept).unwrap_or("underscores");
+    let gzip = accepts_gzip(&headers);
+    let snapshot = state.store().snapshot();
+    if state.config().push_disable_consistency_check {
+        let own_types = crate::own::own_family_types();
+        if let Err(e) = snapshot.check_consistency(&own_types) {
+            let body = format!("An error has occurred while serving metrics:\n\n{e}\n");
+            return crate::app::text_response(StatusCode::INTERNAL_SERVER_ERROR, body);
+        }
+    }
+    let own = state.own().families();
+    let (tx, rx) = mpsc::channel(8);
+    tokio::task::spawn_blocking(move || {
+        let mut sink = ChunkSink::new(tx, gzip);
+        snapshot.write_exposition(&own, format, &mut |piece| sink.write(piece));
+        sink.finish();
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let mut response = Body::from_stream(stream).into_response();
+    let content_type = match format {
+        Format::Protobuf => exposition::PROTOBUF_CONTENT_TYPE,
+        _ => exposition::TEXT_CONTENT_TYPE,
+    };
+    let content_type = format!("{content_type}; escaping={escaping}");
+    if let Ok(v) = HeaderValue::from_str(&content_type) {
+        response.headers_mut().insert(http::header::CONTENT_TYPE, v);
+    }
+    if gzip {
+        response.headers_mut().insert(
+            http::header::CONTENT_ENCODING,
+            HeaderValue::from_static("gzip"),
+        );
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_negotiation() {
+        let mut h = HeaderMap::new();
+        assert!(!accepts_gzip(&h));
+        h.insert(
+            http::header::ACCEPT_ENCODING,
+            HeaderValue::from_static("deflate, GZIP"),
+        );
+        assert!(accepts_gzip(&h));
+        h.insert(
+            http::header::ACCEPT_ENCODING,
+            HeaderValue::from_static("gzip;q=0"),
+        );
+        assert!(!accepts_gzip(&h));
+    }
+}

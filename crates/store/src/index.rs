@@ -1,0 +1,285 @@
+//! The incremental consistency index: what client_golang's gatherer checks
+//! on the whole store, kept up to date so that a push is checked in
+//! O(size of the push) instead.
+//!
+//! Per metric name it records the type and how many stored families carry
+//! the name (empty ones included, as in Go); a set holds the identity hash
+//! of every stored series. A write is checked as "the index, minus the
+//! families the write removes, plus the ones it adds".
+
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+use exposition::MetricType;
+use hashbrown::{HashMap, HashSet};
+
+use crate::family::StoredFamily;
+
+/// A hasher for keys that are already uniform hashes.
+#[derive(Default)]
+pub(crate) struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type HashSet64 = HashSet<u64, BuildHasherDefault<IdentityHasher>>;
+
+#[derive(Debug, Clone)]
+struct NameEntry {
+    metric_type: MetricType,
+    /// Stored families with this name.
+    families: u32,
+    /// The gateway's own metrics use this name (always present).
+    own: bool,
+}
+
+/// The index of names and series of everything stored.
+#[derive(Default)]
+pub(crate) struct Index {
+    names: HashMap<Arc<str>, NameEntry, foldhash::fast::RandomState>,
+    series: HashSet64,
+}
+
+/// The families a write takes out of and puts into the store.
+pub(crate) struct Change<'a> {
+    pub(crate) removed: Vec<&'a StoredFamily>,
+    pub(crate) added: Vec<&'a StoredFamily>,
+}
+
+impl Index {
+    /// Registers a name used by the gateway's own metrics.
+    pub(crate) fn reserve(&mut self, name: &str, metric_type: MetricType) {
+        self.names.insert(
+            Arc::from(name),
+            NameEntry {
+                metric_type,
+                families: 0,
+                own: true,
+            },
+        );
+    }
+
+    /// Number of stored series.
+    pub(crate) fn series_count(&self) -> usize {
+        self.series.len()
+    }
+
+    /// Checks a change; returns every problem in Go's words.
+    pub(crate) fn check(&self, change: &Change<'_>) -> Vec<String> {
+        let mut errors = Vec::new();
+        let removed_names: Vec<&str> = change.removed.iter().map(|f| f.name()).collect();
+        let removed_hashes: HashSet64 = change
+            .removed
+            .iter()
+            .flat_map(|f| f.hashes().iter().copied())
+            .collect();
+        // The type a name has after the change, ignoring `skip` among the
+        // added families (the family being checked).
+        let type_of = |name: &str, skip: *const StoredFamily| -> Option<MetricType> {
+            if let Some(f) = change
+                .added
+                .iter()
+                .find(|f| f.name() == name && !std::ptr::eq(**f, skip))
+            {
+                return Some(f.metric_type());
+            }
+            let entry = self.names.get(name)?;
+            let removed = removed_names.iter().filter(|n| **n == name).count() as u32;
+            (entry.own || entry.families > removed).then_some(entry.metric_type)
+        };
+        let mut added_hashes = HashSet64::default();
+        for family in &change.added {
+            let name = family.name();
+            let t = family.metric_type();
+            if let Some(existing) = type_of(name, std::ptr::from_ref(*family)) {
+                if existing != t {
+                    let own = self.names.get(name).is_some_and(|e| e.own);
+                    if own || family.is_empty() {
+                        errors.push(format!(
+                            "gathered metric family {name} has type {t} but should have {existing}"
+                        ));
+                    } else {
+                        for what in describe_metrics(family) {
+                            errors.push(format!("{what} is not a {existing}"));
+                        }
+                    }
+                    continue;
+                }
+            }
+            if let Some(e) = suffix_collision(name, t, |n| type_of(n, std::ptr::from_ref(*family)))
+            {
+                errors.push(e);
+                continue;
+            }
+            let duplicates: Vec<usize> = family
+                .hashes()
+                .iter()
+                .enumerate()
+                .filter(|&(_, &h)| {
+                    let stored = self.series.contains(&h) && !removed_hashes.contains(&h);
+                    stored || !added_hashes.insert(h)
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if !duplicates.is_empty() {
+                let descriptions = describe_metrics(family);
+                for i in duplicates {
+                    errors.push(format!(
+                        "{} was collected before with the same name and label values",
+                        descriptions
+                            .get(i)
+                            .map_or("collected metric", String::as_str)
+                    ));
+                }
+            }
+        }
+        errors
+    }
+
+    /// Whether the series of `family` are all free (not stored yet).
+    pub(crate) fn series_free(&self, family: &StoredFamily) -> bool {
+        family.hashes().iter().all(|h| !self.series.contains(h))
+    }
+
+    /// Applies a change that passed [`Index::check`].
+    pub(crate) fn apply(&mut self, change: &Change<'_>) {
+        for f in &change.removed {
+            self.remove(f);
+        }
+        for f in &change.added {
+            self.add(f);
+        }
+    }
+
+    pub(crate) fn add(&mut self, f: &StoredFamily) {
+        let entry = self.names.entry_ref(f.name()).or_insert_with(|| NameEntry {
+            metric_type: f.metric_type(),
+            families: 0,
+            own: false,
+        });
+        if entry.families == 0 && !entry.own {
+            entry.metric_type = f.metric_type();
+        }
+        entry.families += 1;
+        self.series.extend(f.hashes().iter().copied());
+    }
+
+    pub(crate) fn remove(&mut self, f: &StoredFamily) {
+        if let Some(entry) = self.names.get_mut(f.name()) {
+            entry.families = entry.families.saturating_sub(1);
+            if entry.families == 0 && !entry.own {
+                self.names.remove(f.name());
+            }
+        }
+        for h in f.hashes() {
+            self.series.remove(h);
+        }
+    }
+
+    /// Forgets every pushed family (the gateway's own names stay).
+    pub(crate) fn clear(&mut self) {
+        self.names.retain(|_, e| {
+            e.families = 0;
+            e.own
+        });
+        self.series.clear();
+    }
+}
+
+/// client_golang's `checkSuffixCollisions`: summaries and histograms own
+/// their `_count` and `_sum` names, histograms also `_bucket`.
+pub(crate) fn suffix_collision(
+    name: &str,
+    t: MetricType,
+    type_of: impl Fn(&str) -> Option<MetricType>,
+) -> Option<String> {
+    let base = ["_count", "_sum", "_bucket"]
+        .iter()
+        .find_map(|s| name.strip_suffix(s).map(|b| (b, *s)));
+    if let Some((base, suffix)) = base {
+        match type_of(base) {
+            Some(MetricType::Summary) if suffix != "_bucket" => {
+                return Some(format!(
+                    "collected metric named {name:?} collides with previously collected summary named {base:?}"
+                ))
+            }
+            Some(MetricType::Histogram) => {
+                return Some(format!(
+                    "collected metric named {name:?} collides with previously collected histogram named {base:?}"
+                ))
+            }
+            _ => {}
+        }
+    }
+    if matches!(t, MetricType::Summary | MetricType::Histogram) {
+        for suffix in ["_count", "_sum"] {
+            let other = format!("{name}{suffix}");
+            if type_of(&other).is_some() {
+                return Some(format!(
+                    "collected histogram or summary named {name:?} collides with previously collected metric named {other:?}"
+                ));
+            }
+        }
+    }
+    if t == MetricType::Histogram {
+        let other = format!("{name}_bucket");
+        if type_of(&other).is_some() {
+            return Some(format!(
+                "collected histogram named {name:?} collides with previously collected metric named {other:?}"
+            ));
+        }
+    }
+    None
+}
+
+/// Go's description of every metric of a stored family, for error messages.
+pub(crate) fn describe_metrics(family: &StoredFamily) -> Vec<String> {
+    family
+        .decode()
+        .metrics
+        .iter()
+        .map(|m| {
+            let labels: Vec<_> = m
+                .labels
+                .iter()
+                .map(|l| exposition::LabelPair {
+                    name: l.name.as_str(),
+                    value: l.value.as_str(),
+                })
+                .collect();
+            crate::family::describe_metric(family.name(), &labels, &m.value)
+        })
+        .collect()
+}
+
+/// Joins errors the way Go's `prometheus.MultiError` prints them.
+pub(crate) fn join_errors(errors: &[String]) -> String {
+    const SHOWN: usize = 20;
+    match errors {
+        [one] => one.clone(),
+        _ => {
+            let mut out = format!("{} error(s) occurred:", errors.len());
+            for e in errors.iter().take(SHOWN) {
+                out.push_str("\n* ");
+                out.push_str(e);
+            }
+            if errors.len() > SHOWN {
+                out.push_str(&format!("\n* ... {} more", errors.len() - SHOWN));
+            }
+            out
+        }
+    }
+}
