@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""Interop tests: real clients and a real Prometheus against the gateway.
+
+Every client test runs against our gateway (PUSHGATEWAY_BIN, default
+target/release/pushgateway) and against Debian's Go prometheus-pushgateway,
+and expects the same outcome from both, except where a test says the Go
+1.5.1 gateway lacks the feature (snappy).
+
+  python3 tests/interop/test_interop.py            # all
+  python3 tests/interop/test_interop.py -k Python  # a subset (unittest -k)
+
+Needs: PyPI prometheus_client (and python-snappy for the snappy test),
+npm prom-client installed in tests/interop/node, Debian's
+prometheus-pushgateway and prometheus packages.
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.parse
+import urllib.request
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary
+from prometheus_client.exposition import delete_from_gateway, push_to_gateway, pushadd_to_gateway
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OURS = os.environ.get("PUSHGATEWAY_BIN", os.path.join(ROOT, "target", "release", "pushgateway"))
+GO = os.environ.get("GO_PUSHGATEWAY_BIN", "prometheus-pushgateway")
+NODE_DIR = os.path.join(ROOT, "tests", "interop", "node")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Gateway:
+    """A gateway process on a free loopback port."""
+
+    def __init__(self, binary, *flags):
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [binary, "--web.listen-address=127.0.0.1:%d" % self.port, "--persistence.file="] + list(flags),
+            stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            try:
+                if urllib.request.urlopen(self.url + "/-/ready", timeout=1).status == 200:
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("%s did not start" % binary)
+
+    def get(self, path):
+        with urllib.request.urlopen(self.url + path, timeout=10) as r:
+            return r.read().decode()
+
+    def groups(self):
+        """{frozenset(grouping labels): group json}"""
+        data = json.loads(self.get("/api/v1/metrics"))["data"]
+        return {frozenset(g["labels"].items()): g for g in data}
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+GATEWAYS = [("ours", OURS), ("go", GO)]
+
+
+def registry_with_metrics(value=1.0):
+    registry = CollectorRegistry()
+    g = Gauge("job_last_success_unixtime", "Last time a batch job successfully finished", registry=registry)
+    g.set(value)
+    c = Counter("job_records_processed", "Records processed", ["table"], registry=registry)
+    c.labels("users").inc(42)
+    h = Histogram("job_duration_seconds", "Duration", buckets=(0.5, 1, 5), registry=registry)
+    h.observe(0.7)
+    s = Summary("job_batch_size", "Batch sizes", registry=registry)
+    s.observe(12)
+    return registry
+
+
+class PythonClient(unittest.TestCase):
+    """PyPI prometheus_client's push, pushadd and delete."""
+
+    KEYS = [
+        {"instance": "host/with/slashes"},
+        {"instance": "with spaces", "region": "eu west"},
+        {"instance": ""},
+        {"instance": "ünïcödé €", "path": "/var/tmp"},
+        {"instance": "plain+sign%"},
+    ]
+
+    def run_both(self, check):
+        results = {}
+        for name, binary in GATEWAYS:
+            gw = Gateway(binary)
+            try:
+                results[name] = check(gw)
+            finally:
+                gw.stop()
+        self.assertEqual(results["ours"], results["go"])
+        return results["ours"]
+
+    def test_push_pushadd_delete_with_awkward_grouping_keys(self):
+        def scenario(gw):
+            seen = []
+            for key in self.KEYS:
+                push_to_gateway(gw.url, job="batch/job", registry=registry_with_metrics(), grouping_key=key)
+                groups = gw.groups()
+                labels = dict(key, job="batch/job")
+                group = groups[frozenset(labels.items())]
+                self.assertTrue(group["last_push_successful"])
+                seen.append(sorted(group))
+                # pushadd replaces only same-name families.
+                other = CollectorRegistry()
+                Gauge("extra_gauge", "extra", registry=other).set(5)
+                pushadd_to_gateway(gw.url, job="batch/job", registry=other, grouping_key=key)
+                group = gw.groups()[frozenset(labels.items())]
+                self.assertIn("extra_gauge", group)
+                self.assertIn("job_records_processed_total", group)
+                delete_from_gateway(gw.url, job="batch/job", grouping_key=key)
+                self.assertNotIn(frozenset(labels.items()), gw.groups())
+            return seen
+        families = self.run_both(scenario)
+        self.assertIn("job_duration_seconds", families[0])
+
+    def test_gzip_push(self):
+        def scenario(gw):
+            push_to_gateway(gw.url, job="gz", registry=registry_with_metrics(7), compression="gzip")
+            text = gw.get("/metrics")
+            line = [l for l in text.splitlines() if l.startswith("job_last_success_unixtime{")]
+            return line
+        self.assertEqual(self.run_both(scenario), ['job_last_success_unixtime{instance="",job="gz"} 7'])
+
+    def test_snappy_push_ours_only(self):
+        try:
+            import snappy  # noqa: F401
+        except ImportError:
+            self.fail("python-snappy is required (installed by scripts/test)")
+        gw = Gateway(OURS)
+        try:
+            push_to_gateway(gw.url, job="sn", registry=registry_with_metrics(3), compression="snappy")
+            self.assertIn('job_last_success_unixtime{instance="",job="sn"} 3', gw.get("/metrics"))
+        finally:
+            gw.stop()
+
+    def test_error_status_surfaces(self):
+        def scenario(gw):
+            push_to_gateway(gw.url, job="a", registry=registry_with_metrics())
+            bad = CollectorRegistry()
+            Summary("job_last_success_unixtime", "now a summary", registry=bad).observe(1)
+            with self.assertRaises(Exception) as ctx:
+                push_to_gateway(gw.url, job="b", registry=bad)
+            return "400" in str(ctx.exception)
+        self.assertTrue(self.run_both(scenario))
+
+
+class NodeClient(unittest.TestCase):
+    """npm prom-client's Pushgateway."""
+
+    def node(self, url, op, job, groupings, value="1"):
+        return subprocess.run(["node", os.path.join(NODE_DIR, "push.js"), url, op, job, json.dumps(groupings), value],
+                              capture_output=True, text=True, timeout=30)
+
+    def test_push_pushadd_delete(self):
+        results = {}
+        for name, binary in GATEWAYS:
+            gw = Gateway(binary)
+            try:
+                outcome = []
+                for groupings in [{"instance": "web 1", "zone": "ü"}, {"instance": ""}, {}]:
+                    r = self.node(gw.url, "push", "node_job", groupings, "4")
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    labels = dict(groupings, job="node_job")
+                    group = gw.groups()[frozenset(labels.items())]
+                    outcome.append(group["node_interop_value"]["metrics"][0]["value"])
+                    r = self.node(gw.url, "pushAdd", "node_job", groupings, "6")
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    group = gw.groups()[frozenset(labels.items())]
+                    outcome.append(group["node_interop_value"]["metrics"][0]["value"])
+                    outcome.append(group["node_interop_events_total"]["type"])
+                    r = self.node(gw.url, "delete", "node_job", groupings)
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    self.assertNotIn(frozenset(labels.items()), gw.groups())
+                results[name] = outcome
+            finally:
+                gw.stop()
+        self.assertEqual(results["ours"], results["go"])
+        self.assertEqual(results["ours"][:3], ["4", "6", "COUNTER"])
+
+
+class ReadmeExamples(unittest.TestCase):
+    """The README's curl examples work as written (against our gateway)."""
+
+    def test_curl_examples(self):
+        with open(os.path.join(ROOT, "README.md")) as f:
+            readme = f.read()
+        blocks = [b.split("\n", 1)[1] for b in readme.split("```")[1::2] if b.startswith("sh\n")]
+        blocks = [b for b in blocks if "curl" in b]
+        self.assertGreaterEqual(len(blocks), 5)
+        gw = Gateway(OURS)
+        try:
+            for block in blocks:
+                script = block.replace("localhost:9091", "127.0.0.1:%d" % gw.port)
+                # Any HTTP error makes curl, and so the block, fail.
+                preamble = "set -e -o pipefail\ncurl() { command curl --fail-with-body -sS \"$@\"; }\n"
+                r = subprocess.run(["bash", "-c", preamble + script], capture_output=True, text=True, timeout=30)
+                self.assertEqual(r.returncode, 0, "README block failed:\n%s\n%s%s" % (block, r.stdout, r.stderr))
+            groups = gw.groups()
+            self.assertIn(frozenset({"job": "backup", "path": "/var/tmp"}.items()), groups)
+            self.assertIn(frozenset({"job": "other_job", "region": ""}.items()), groups)
+            self.assertNotIn(frozenset({"job": "some_job"}.items()), groups)
+        finally:
+            gw.stop()
+
+
+class PrometheusScrape(unittest.TestCase):
+    """Debian's Prometheus scrapes the gateway with honor_labels and serves
+    the pushed series from its query API."""
+
+    def test_prometheus_sees_pushed_series(self):
+        prometheus = shutil.which("prometheus")
+        self.assertIsNotNone(prometheus, "Debian's prometheus package is required")
+        gw = Gateway(OURS)
+        workdir = tempfile.mkdtemp(prefix="interop-prom-")
+        prom = None
+        try:
+            registry = CollectorRegistry()
+            Gauge("interop_pushed_value", "pushed", ["kind"], registry=registry).labels("x").set(123.5)
+            push_to_gateway(gw.url, job="scraped_job", registry=registry, grouping_key={"instance": "host-1"})
+            config = os.path.join(workdir, "prometheus.yml")
+            with open(config, "w") as f:
+                f.write("global:\n  scrape_interval: 1s\nscrape_configs:\n"
+                        "  - job_name: pushgateway\n    honor_labels: true\n"
+                        "    static_configs:\n      - targets: ['127.0.0.1:%d']\n" % gw.port)
+            port = free_port()
+            prom = subprocess.Popen(
+                [prometheus, "--config.file=" + config, "--storage.tsdb.path=" + os.path.join(workdir, "data"),
+                 "--web.listen-address=127.0.0.1:%d" % port],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            query = urllib.parse.urlencode({"query": "interop_pushed_value"})
+            deadline = time.time() + 60
+            result = []
+            while time.time() < deadline and not result:
+                time.sleep(1)
+                try:
+                    with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/query?%s" % (port, query), timeout=5) as r:
+                        result = json.loads(r.read())["data"]["result"]
+                except OSError:
+                    pass
+            self.assertEqual(len(result), 1, "Prometheus never returned the pushed series")
+            metric = result[0]["metric"]
+            self.assertEqual(metric["job"], "scraped_job")
+            self.assertEqual(metric["instance"], "host-1")
+            self.assertEqual(metric["kind"], "x")
+            self.assertEqual(result[0]["value"][1], "123.5")
+            # The scrape itself succeeded (up == 1).
+            with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/query?%s" % (port, urllib.parse.urlencode({"query": "up"})), timeout=5) as r:
+                up = json.loads(r.read())["data"]["result"]
+            self.assertEqual([u["value"][1] for u in up], ["1"])
+        finally:
+            if prom is not None:
+                prom.terminate()
+                prom.wait(10)
+            gw.stop()
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if not os.path.exists(OURS):
+        sys.exit("no gateway binary at %s (build it with cargo build --release)" % OURS)
+    unittest.main(verbosity=2)
