@@ -26,7 +26,13 @@ import urllib.parse
 import urllib.request
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary
-from prometheus_client.exposition import delete_from_gateway, push_to_gateway, pushadd_to_gateway
+from prometheus_client.exposition import (
+    basic_auth_handler,
+    delete_from_gateway,
+    push_to_gateway,
+    pushadd_to_gateway,
+    tls_auth_handler,
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OURS = os.environ.get("PUSHGATEWAY_BIN", os.path.join(ROOT, "target", "release", "pushgateway"))
@@ -204,6 +210,135 @@ class NodeClient(unittest.TestCase):
                 gw.stop()
         self.assertEqual(results["ours"], results["go"])
         self.assertEqual(results["ours"][:3], ["4", "6", "COUNTER"])
+
+
+def make_pki(directory):
+    """A CA, a server certificate for 127.0.0.1 and a client certificate,
+    written as PEM files; returns their paths."""
+    import datetime
+    import ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def name(cn):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def write(path, data):
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(name("interop CA")).issuer_name(name("interop CA"))
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
+                                       key_encipherment=False, data_encipherment=False, key_agreement=False,
+                                       encipher_only=False, decipher_only=False), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    paths = {"ca": write(os.path.join(directory, "ca.pem"), ca.public_bytes(serialization.Encoding.PEM))}
+    for role, sans in [("server", [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+                       ("client", [x509.DNSName("client.interop")])]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (x509.CertificateBuilder().subject_name(name(role)).issuer_name(ca.subject)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1))
+                .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+                .sign(ca_key, hashes.SHA256()))
+        paths[role + "_cert"] = write(os.path.join(directory, role + ".pem"), cert.public_bytes(serialization.Encoding.PEM))
+        paths[role + "_key"] = write(os.path.join(directory, role + ".key"), key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return paths
+
+
+class PythonAuthHandlers(unittest.TestCase):
+    """prometheus_client's basic_auth_handler and tls_auth_handler against a
+    gateway with a web config (ours and Go's)."""
+
+    def test_basic_auth_handler(self):
+        import bcrypt
+        directory = tempfile.mkdtemp(prefix="interop-auth-")
+        config = os.path.join(directory, "web.yml")
+        with open(config, "w") as f:
+            f.write("basic_auth_users:\n  pusher: %s\n" % bcrypt.hashpw(b"s3cret", bcrypt.gensalt(4)).decode())
+        try:
+            for name, binary in GATEWAYS:
+                gw = GoWithAuthReady(binary, config)
+
+                def handler(user, password):
+                    return lambda url, method, timeout, headers, data: basic_auth_handler(
+                        url, method, timeout, headers, data, user, password)
+
+                push_to_gateway(gw.url, job="auth", registry=registry_with_metrics(), handler=handler("pusher", "s3cret"))
+                for user, password in [("pusher", "wrong"), ("nobody", "s3cret"), (None, None)]:
+                    with self.assertRaises(Exception, msg="%s %s/%s" % (name, user, password)) as ctx:
+                        push_to_gateway(gw.url, job="auth", registry=registry_with_metrics(), handler=handler(user, password))
+                    self.assertIn("401", str(ctx.exception))
+                gw.stop()
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    def test_tls_auth_handler_with_client_certificate(self):
+        directory = tempfile.mkdtemp(prefix="interop-tls-")
+        pki = make_pki(directory)
+        config = os.path.join(directory, "web.yml")
+        with open(config, "w") as f:
+            f.write("tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n"
+                    "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.pem\n")
+        try:
+            for name, binary in GATEWAYS:
+                gw = GoWithAuthReady(binary, config, scheme="https", cafile=pki["ca"], cert=(pki["client_cert"], pki["client_key"]))
+
+                def handler(url, method, timeout, headers, data):
+                    return tls_auth_handler(url, method, timeout, headers, data, pki["client_cert"], pki["client_key"], pki["ca"])
+
+                push_to_gateway(gw.url, job="tls", registry=registry_with_metrics(4), handler=handler)
+                text = gw.get_tls("/metrics")
+                self.assertIn('job_last_success_unixtime{instance="",job="tls"} 4', text, name)
+                # Without a client certificate the handshake fails.
+                import ssl
+                context = ssl.create_default_context(cafile=pki["ca"])
+                with self.assertRaises((ssl.SSLError, OSError), msg=name):
+                    with urllib.request.urlopen(gw.url + "/-/healthy", context=context, timeout=5) as r:
+                        r.read()
+                gw.stop()
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+class GoWithAuthReady(Gateway):
+    """A gateway whose readiness is probed through its TLS or auth."""
+
+    def __init__(self, binary, config, scheme="http", cafile=None, cert=None):
+        import ssl
+        self.port = free_port()
+        self.url = "%s://127.0.0.1:%d" % (scheme, self.port)
+        self.context = None
+        if scheme == "https":
+            self.context = ssl.create_default_context(cafile=cafile)
+            self.context.load_cert_chain(*cert)
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [binary, "--web.listen-address=127.0.0.1:%d" % self.port, "--persistence.file=", "--web.config.file=" + config],
+            stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("%s did not start" % binary)
+
+    def get_tls(self, path):
+        with urllib.request.urlopen(self.url + path, context=self.context, timeout=10) as r:
+            return r.read().decode()
 
 
 class ReadmeExamples(unittest.TestCase):

@@ -16,11 +16,13 @@ use bytes::Bytes;
 use store::{PushError, PushTime, Store, StoreOptions};
 use tokio::sync::watch;
 
+use crate::auth::BasicAuth;
 use crate::body::{self, BodyError, Encoding, Families};
 use crate::flags::Config;
 use crate::grouping::grouping_key;
 use crate::own::OwnMetrics;
 use crate::router::{clean_path, escape_path, percent_decode, Decision, Params, Router};
+use crate::webconfig::{WebConfigError, WebConfigHandle};
 
 /// A handler of the main router.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +57,8 @@ enum ApiRoute {
 
 struct Inner {
     config: Config,
+    web: Option<Arc<WebConfigHandle>>,
+    auth: BasicAuth,
     store: Arc<Store>,
     own: OwnMetrics,
     started: PushTime,
@@ -71,14 +75,20 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State for a configuration, with a fresh in-memory store.
-    pub fn new(config: Config) -> AppState {
+    /// State for a configuration, with a fresh in-memory store. Fails when
+    /// `--web.config.file` names an invalid file.
+    pub fn new(config: Config) -> Result<AppState, WebConfigError> {
         let store = Arc::new(Store::new(store_options(&config)));
         AppState::with_store(config, store)
     }
 
     /// State around an existing store (restored from disk, for example).
-    pub fn with_store(config: Config, store: Arc<Store>) -> AppState {
+    pub fn with_store(config: Config, store: Arc<Store>) -> Result<AppState, WebConfigError> {
+        let web = if config.web_config_file.is_empty() {
+            None
+        } else {
+            Some(Arc::new(WebConfigHandle::open(&config.web_config_file)?))
+        };
         let (shutdown, _) = watch::channel(false);
         let p = config.route_prefix.clone();
         let mut main = Router::new();
@@ -126,9 +136,11 @@ impl AppState {
             api.add("PUT", "/admin/wipe", ApiRoute::Wipe);
         }
         let api_root = format!("{p}/api/v1");
-        AppState {
+        Ok(AppState {
             inner: Arc::new(Inner {
                 config,
+                web,
+                auth: BasicAuth::new(),
                 store,
                 own: OwnMetrics::new(),
                 started: PushTime::now(),
@@ -137,7 +149,14 @@ impl AppState {
                 api_root,
                 shutdown,
             }),
-        }
+        })
+    }
+
+    /// The TLS configuration to accept connections with, if the web config
+    /// turns TLS on (decided at start, as exporter-toolkit does; the
+    /// certificate itself follows the file).
+    pub fn tls(&self) -> Option<Arc<rustls::ServerConfig>> {
+        self.inner.web.as_ref()?.current().ok()?.tls.clone()
     }
 
     /// The configuration.
@@ -297,7 +316,12 @@ fn param<'a>(params: &'a Params, name: &str) -> &'a str {
 }
 
 /// Reads a whole body, refusing more than `limit` bytes.
-async fn read_body(body: Body, headers: &HeaderMap, limit: u64) -> Result<Bytes, BodyError> {
+async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: u64,
+    read_timeout: std::time::Duration,
+) -> Result<Bytes, BodyError> {
     let too_large = BodyError::TooLarge {
         what: "request body",
         limit,
@@ -311,13 +335,20 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: u64) -> Result<Bytes,
         return Err(too_large);
     }
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    match axum::body::to_bytes(body, limit).await {
-        Ok(bytes) => Ok(bytes),
-        Err(e) => {
+    match tokio::time::timeout(read_timeout, axum::body::to_bytes(body, limit)).await {
+        Err(_) => Err(BodyError::Timeout),
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => {
             let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
             while let Some(s) = source {
                 if s.is::<http_body_util::LengthLimitError>() {
                     return Err(too_large);
+                }
+                // The connection's idle timeout cut the body off.
+                if s.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+                {
+                    return Err(BodyError::Timeout);
                 }
                 source = s.source();
             }
@@ -326,8 +357,65 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: u64) -> Result<Bytes,
     }
 }
 
-/// Routes one request. This is the whole of the HTTP surface.
+/// Handles one request: the web config's rate limit, basic auth and extra
+/// headers around [`route_request`]. This is the whole of the HTTP surface.
 pub async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
+    let Some(web) = &state.inner.web else {
+        return route_request(&state, request).await;
+    };
+    let active = match web.current() {
+        Ok(a) => a,
+        Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+    };
+    let limited = active.limiter.as_ref().is_some_and(|l| !l.lock().allow());
+    let mut response = if limited {
+        error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests")
+    } else if needs_auth(&state, &active, request.uri().path()) {
+        let authorization = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if state.inner.auth.check(&active, authorization).await {
+            route_request(&state, request).await
+        } else {
+            let mut r = error(StatusCode::UNAUTHORIZED, "Unauthorized");
+            r.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic"),
+            );
+            r
+        }
+    } else {
+        route_request(&state, request).await
+    };
+    for (name, value) in &active.config.http_server_config.headers {
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::try_from(name.as_str()),
+            HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().insert(n, v);
+        }
+    }
+    response
+}
+
+fn needs_auth(state: &AppState, active: &crate::webconfig::Active, path: &str) -> bool {
+    if active.config.basic_auth_users.is_empty() {
+        return false;
+    }
+    let config = state.config();
+    if config.unauthenticated_health {
+        let p = &config.route_prefix;
+        if path == format!("{p}/-/healthy") || path == format!("{p}/-/ready") {
+            return false;
+        }
+    }
+    true
+}
+
+/// Routes one request through the Go-compatible routers.
+async fn route_request(state: &AppState, request: Request) -> Response {
+    let state = state.clone();
     let (parts, body) = request.into_parts();
     let method = parts.method.clone();
     let raw_path = parts.uri.path().to_string();
@@ -361,7 +449,14 @@ pub async fn dispatch(State(state): State<AppState>, request: Request) -> Respon
     );
     let limits = state.config().limits;
     let body_source = if encoding == Encoding::Gzip {
-        let bytes = match read_body(body, &headers, limits.max_body_size).await {
+        let bytes = match read_body(
+            body,
+            &headers,
+            limits.max_body_size,
+            state.config().read_timeout,
+        )
+        .await
+        {
             Ok(b) => b,
             Err(e) => return body_error(&state, e),
         };
@@ -403,10 +498,15 @@ enum BodySource {
 }
 
 impl BodySource {
-    async fn bytes(self, headers: &HeaderMap, limit: u64) -> Result<Bytes, BodyError> {
+    async fn bytes(
+        self,
+        headers: &HeaderMap,
+        limit: u64,
+        timeout: std::time::Duration,
+    ) -> Result<Bytes, BodyError> {
         match self {
             BodySource::Read(b) => Ok(b),
-            BodySource::Pending(body) => read_body(body, headers, limit).await,
+            BodySource::Pending(body) => read_body(body, headers, limit, timeout).await,
         }
     }
 }
@@ -418,6 +518,10 @@ fn body_error(state: &AppState, e: BodyError) -> Response {
             error(StatusCode::PAYLOAD_TOO_LARGE, e)
         }
         BodyError::Malformed(_) => error(StatusCode::BAD_REQUEST, e),
+        BodyError::Timeout => {
+            state.own().count_refusal("web.read-timeout");
+            error(StatusCode::REQUEST_TIMEOUT, e)
+        }
     }
 }
 
@@ -549,7 +653,10 @@ async fn push(
         Ok(k) => k,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    let bytes = match body.bytes(headers, config.limits.max_body_size).await {
+    let bytes = match body
+        .bytes(headers, config.limits.max_body_size, config.read_timeout)
+        .await
+    {
         Ok(b) => b,
         Err(e) => return body_error(state, e),
     };

@@ -39,6 +39,9 @@ pub(crate) enum BodyError {
     /// The body is malformed (400); worded as Go words it.
     #[error("{0}")]
     Malformed(String),
+    /// The body did not arrive within `--web.read-timeout` (408).
+    #[error("request body not received within the read timeout (--web.read-timeout)")]
+    Timeout,
 }
 
 /// What Go's `gzip.NewReader` says about a body's header, if anything is
@@ -55,7 +58,12 @@ pub(crate) fn gzip_header_error(body: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// Decompresses a body, stopping at `limit` bytes of output.
+/// Decompresses a body, refusing more than `limit` bytes of output.
+///
+/// Two passes keep memory exact: the first inflates into nothing, only
+/// counting (and stops at the limit, so a compression bomb costs time
+/// bounded by the limit and no memory); the second fills a buffer of
+/// exactly the counted size.
 pub(crate) fn decompress(
     body: &[u8],
     encoding: Encoding,
@@ -66,34 +74,38 @@ pub(crate) fn decompress(
         limit,
         flag: "push.max-decompressed-size",
     };
-    let reader: Box<dyn Read + '_> = match encoding {
-        Encoding::Identity => {
-            return if body.len() as u64 > limit {
-                Err(too_large)
-            } else {
-                Ok(Cow::Borrowed(body))
-            }
-        }
-        Encoding::Gzip => {
-            if let Some(e) = gzip_header_error(body) {
-                return Err(BodyError::Malformed(e.into()));
-            }
-            Box::new(flate2::read::MultiGzDecoder::new(body))
-        }
-        Encoding::Snappy => Box::new(snap::read::FrameDecoder::new(body)),
-    };
-    let mut out = Vec::with_capacity(
-        body.len()
-            .saturating_mul(4)
-            .min(limit as usize)
-            .min(1 << 24),
-    );
-    let read = reader.take(limit.saturating_add(1)).read_to_end(&mut out);
-    match read {
-        Ok(_) if out.len() as u64 > limit => Err(too_large),
-        Ok(_) => Ok(Cow::Owned(out)),
-        Err(e) => Err(BodyError::Malformed(decompression_message(encoding, &e))),
+    if encoding == Encoding::Identity {
+        return if body.len() as u64 > limit {
+            Err(too_large)
+        } else {
+            Ok(Cow::Borrowed(body))
+        };
     }
+    if encoding == Encoding::Gzip {
+        if let Some(e) = gzip_header_error(body) {
+            return Err(BodyError::Malformed(e.into()));
+        }
+    }
+    let reader = |body| -> Box<dyn Read + '_> {
+        match encoding {
+            Encoding::Gzip => Box::new(flate2::read::MultiGzDecoder::new(body)),
+            _ => Box::new(snap::read::FrameDecoder::new(body)),
+        }
+    };
+    let counted = std::io::copy(
+        &mut reader(body).take(limit.saturating_add(1)),
+        &mut std::io::sink(),
+    )
+    .map_err(|e| BodyError::Malformed(decompression_message(encoding, &e)))?;
+    if counted > limit {
+        return Err(too_large);
+    }
+    let mut out = Vec::with_capacity(counted as usize);
+    reader(body)
+        .take(counted)
+        .read_to_end(&mut out)
+        .map_err(|e| BodyError::Malformed(decompression_message(encoding, &e)))?;
+    Ok(Cow::Owned(out))
 }
 
 fn decompression_message(encoding: Encoding, e: &std::io::Error) -> String {

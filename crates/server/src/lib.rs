@@ -12,6 +12,7 @@
 
 mod api;
 mod app;
+mod auth;
 mod body;
 mod build;
 pub mod flags;
@@ -24,7 +25,10 @@ mod own;
 mod router;
 mod scrape;
 pub mod serve;
+mod tls;
 mod ui;
+mod webconfig;
 
 pub use app::{app, dispatch, store_options, AppState};
 pub use limits::Limits;
+pub use webconfig::WebConfigError;

@@ -41,8 +41,16 @@ fn main() -> ExitCode {
 
 async fn run(config: flags::Config) -> ExitCode {
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting pushgateway");
+    let addresses = config.listen_addresses.clone();
+    let state = match server::AppState::new(config) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(err = %e, "invalid --web.config.file");
+            return ExitCode::from(1);
+        }
+    };
     let mut listeners = Vec::new();
-    for address in &config.listen_addresses {
+    for address in &addresses {
         match server::serve::bind(address).await {
             Ok(l) => {
                 tracing::info!(address = %address, "listening");
@@ -54,7 +62,6 @@ async fn run(config: flags::Config) -> ExitCode {
             }
         }
     }
-    let state = server::AppState::new(config);
     server::serve::serve(state, listeners).await;
     tracing::info!("HTTP server stopped");
     ExitCode::SUCCESS

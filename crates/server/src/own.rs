@@ -6,26 +6,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use exposition::{LabelPair, Metric, MetricFamily, MetricType, Quantile, Summary, Value};
-use parking_lot_free::Mutex;
+use parking_lot::Mutex;
 use store::{PushTime, StoredFamily};
-
-/// A mutex from std that ignores poisoning: a panicking holder cannot
-/// leave these counters in an unusable state.
-mod parking_lot_free {
-    pub(crate) struct Mutex<T>(std::sync::Mutex<T>);
-
-    impl<T> Mutex<T> {
-        pub(crate) fn new(v: T) -> Mutex<T> {
-            Mutex(std::sync::Mutex::new(v))
-        }
-
-        pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, T> {
-            self.0
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        }
-    }
-}
 
 const BUILD_INFO: &str = "pushgateway_build_info";
 const REQUESTS: &str = "pushgateway_http_requests_total";

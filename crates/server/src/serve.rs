@@ -1,14 +1,20 @@
 //! Listening and serving: every `--web.listen-address`, HTTP/1.1 and
-//! HTTP/2, timeouts against slow clients, and graceful shutdown on
-//! SIGINT, SIGTERM or `/-/quit`.
+//! HTTP/2, optional TLS, timeouts against slow clients, and graceful
+//! shutdown on SIGINT, SIGTERM or `/-/quit`.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
+use tokio::time::Sleep;
 
 use crate::app::{app, AppState};
 
@@ -48,17 +54,19 @@ pub async fn bind(address: &str) -> Result<TcpListener, ServeError> {
 /// Serves `state` on the listeners until a shutdown signal or `/-/quit`,
 /// then lets open requests finish (up to 30 s).
 pub async fn serve(state: AppState, listeners: Vec<TcpListener>) {
-    let config = state.config().clone();
     let router = app(state.clone());
-    let graceful = std::sync::Arc::new(hyper_util::server::graceful::GracefulShutdown::new());
+    let graceful = Arc::new(hyper_util::server::graceful::GracefulShutdown::new());
     let mut quit = state.quit_requested();
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let tls = state.tls().map(tokio_rustls::TlsAcceptor::from);
+    tracing::info!(tls = tls.is_some(), "serving");
     let mut tasks = Vec::new();
     for listener in listeners {
         let router = router.clone();
         let mut stop = stop_tx.subscribe();
         let graceful = graceful.clone();
-        let config = config.clone();
+        let config = state.config().clone();
+        let tls = tls.clone();
         tasks.push(tokio::spawn(async move {
             loop {
                 let accepted = tokio::select! {
@@ -74,18 +82,45 @@ pub async fn serve(state: AppState, listeners: Vec<TcpListener>) {
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let stream = IdleTimeout::new(stream, config.idle_timeout);
                 let service = TowerToHyperService::new(router.clone());
                 let mut builder = auto::Builder::new(TokioExecutor::new());
                 builder
                     .http1()
                     .timer(TokioTimer::new())
                     .header_read_timeout(config.read_header_timeout);
-                let connection = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                    .into_owned();
-                let connection = graceful.watcher().watch(connection);
+                builder.http2().timer(TokioTimer::new());
+                let watcher = graceful.watcher();
+                let tls = tls.clone();
+                let handshake_timeout = config.read_header_timeout;
                 tokio::spawn(async move {
-                    if let Err(e) = connection.await {
+                    let result = match tls {
+                        None => {
+                            let connection = builder
+                                .serve_connection_with_upgrades(TokioIo::new(stream), service);
+                            watcher.watch(connection.into_owned()).await
+                        }
+                        Some(acceptor) => {
+                            let handshake =
+                                tokio::time::timeout(handshake_timeout, acceptor.accept(stream))
+                                    .await;
+                            let stream = match handshake {
+                                Ok(Ok(s)) => s,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(peer = %peer, err = %e, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!(peer = %peer, "TLS handshake timed out");
+                                    return;
+                                }
+                            };
+                            let connection = builder
+                                .serve_connection_with_upgrades(TokioIo::new(stream), service);
+                            watcher.watch(connection.into_owned()).await
+                        }
+                    };
+                    if let Err(e) = result {
                         tracing::debug!(peer = %peer, err = %e, "connection ended with an error");
                     }
                 });
@@ -100,12 +135,112 @@ pub async fn serve(state: AppState, listeners: Vec<TcpListener>) {
     for t in tasks {
         let _ = t.await;
     }
-    let Ok(graceful) = std::sync::Arc::try_unwrap(graceful) else {
+    let Ok(graceful) = Arc::try_unwrap(graceful) else {
         return;
     };
     tokio::select! {
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(Duration::from_secs(30)) => tracing::warn!("connections still open after 30s; closing them"),
+    }
+}
+
+/// Closes a connection on which nothing was read or written for a while,
+/// so idle keep-alive connections and stalled clients do not pile up.
+struct IdleTimeout<T> {
+    inner: T,
+    timeout: Duration,
+    deadline: Pin<Box<Sleep>>,
+}
+
+impl<T> IdleTimeout<T> {
+    fn new(inner: T, timeout: Duration) -> IdleTimeout<T> {
+        IdleTimeout {
+            inner,
+            timeout,
+            deadline: Box::pin(tokio::time::sleep(timeout)),
+        }
+    }
+
+    fn touch(&mut self) {
+        self.deadline
+            .as_mut()
+            .reset(tokio::time::Instant::now() + self.timeout);
+    }
+
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        self.deadline.as_mut().poll(cx).is_ready()
+    }
+}
+
+fn timed_out() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::TimedOut, "connection idle for too long")
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for IdleTimeout<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        match Pin::new(&mut self.inner).poll_read(cx, buf) {
+            Poll::Ready(result) => {
+                if buf.filled().len() > before {
+                    self.touch();
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending if self.expired(cx) => Poll::Ready(Err(timed_out())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match Pin::new(&mut self.inner).poll_write(cx, data) {
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    self.touch();
+                }
+                Poll::Ready(Ok(n))
+            }
+            Poll::Pending if self.expired(cx) => Poll::Ready(Err(timed_out())),
+            other => other,
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    self.touch();
+                }
+                Poll::Ready(Ok(n))
+            }
+            Poll::Pending if self.expired(cx) => Poll::Ready(Err(timed_out())),
+            other => other,
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 }
 

@@ -22,7 +22,12 @@ async fn every_recorded_route_answers_like_go() {
     let mut checked = 0;
     for config in fixture["configs"].as_array().unwrap() {
         let name = config["name"].as_str().unwrap();
-        let flags: Vec<&str> = config["flags"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+        let flags: Vec<&str> = config["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap())
+            .collect();
         for case in config["cases"].as_array().unwrap() {
             let method = case["method"].as_str().unwrap();
             let path = case["path"].as_str().unwrap();
@@ -40,7 +45,10 @@ async fn every_recorded_route_answers_like_go() {
             let got_allow = reply.headers.get("allow").and_then(|v| v.to_str().ok());
             // The Go API router drops its mount point from redirects; ours keeps it.
             let location_ok = got_location == want_location
-                || (path.contains("/api/v1/") && got_location.zip(want_location).is_some_and(|(g, w)| g.ends_with(w)));
+                || (path.contains("/api/v1/")
+                    && got_location
+                        .zip(want_location)
+                        .is_some_and(|(g, w)| g.ends_with(w)));
             if reply.status.as_u16() != want_status || !location_ok || got_allow != want_allow {
                 failures.push(format!(
                     "[{name}] {method} {path}: want {want_status} {want_location:?} {want_allow:?}, got {} {got_location:?} {got_allow:?} {:?}",
@@ -51,5 +59,10 @@ async fn every_recorded_route_answers_like_go() {
         }
     }
     assert!(checked > 1000, "only {checked} cases checked");
-    assert!(failures.is_empty(), "{} of {checked} differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -1,6 +1,9 @@
 //! Integration tests of the pushgateway server, one binary, one module per
-//! behaviour. Most drive `server::app` without a socket.
+//! behaviour. Most drive `server::app` without a socket; `gateway` runs
+//! the real binary for what needs sockets.
 
+mod gateway;
 mod push;
 mod routes;
+mod security;
 mod util;

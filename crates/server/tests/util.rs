@@ -13,7 +13,7 @@ pub(crate) fn app(args: &[&str]) -> (AppState, axum::Router) {
         Ok(Parsed::Run(c)) => *c,
         other => panic!("bad flags {args:?}: {other:?}"),
     };
-    let state = AppState::new(config);
+    let state = AppState::new(config).expect("valid web config");
     (state.clone(), server::app(state))
 }
 
@@ -25,12 +25,22 @@ pub(crate) struct Reply {
 }
 
 /// Sends one request.
-pub(crate) async fn send(app: &axum::Router, method: &str, uri: &str, body: impl Into<Body>, headers: &[(&str, &str)]) -> Reply {
+pub(crate) async fn send(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    body: impl Into<Body>,
+    headers: &[(&str, &str)],
+) -> Reply {
     let mut req = Request::builder().method(method).uri(uri);
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let response = app.clone().oneshot(req.body(body.into()).unwrap()).await.unwrap();
+    let response = app
+        .clone()
+        .oneshot(req.body(body.into()).unwrap())
+        .await
+        .unwrap();
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
@@ -56,4 +66,37 @@ pub(crate) fn pushed_lines(text: &str) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// A response with its raw body bytes.
+pub(crate) struct RawReply {
+    pub(crate) headers: http::HeaderMap,
+    pub(crate) body: Vec<u8>,
+}
+
+/// Sends a bodiless request and keeps the body as bytes.
+pub(crate) async fn send_raw(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> RawReply {
+    let mut req = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let response = app
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    RawReply { headers, body }
 }

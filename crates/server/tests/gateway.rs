@@ -1,0 +1,78 @@
+//! A `pushgateway` process on a free loopback port, for tests that need
+//! real sockets (TLS, timeouts, memory).
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running gateway; killed when dropped.
+pub(crate) struct Gateway {
+    pub(crate) child: Child,
+    pub(crate) port: u16,
+}
+
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Gateway {
+    /// Starts the binary with `args` and waits until the port accepts.
+    pub(crate) fn start(args: &[&str]) -> Gateway {
+        let port = free_port();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pushgateway"))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("gateway starts");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Gateway { child, port };
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("gateway did not listen on {port}");
+    }
+
+    /// Runs the binary expecting it to refuse to start; returns its stderr.
+    pub(crate) fn refuse(args: &[&str]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_pushgateway"))
+            .arg(format!("--web.listen-address=127.0.0.1:{}", free_port()))
+            .args(args)
+            .output()
+            .expect("binary runs");
+        assert!(!out.status.success(), "expected start-up to fail");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// Peak resident memory so far (VmHWM), in bytes.
+    pub(crate) fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap();
+        kb * 1024
+    }
+
+    pub(crate) fn url(&self, scheme: &str, path: &str) -> String {
+        format!("{scheme}://127.0.0.1:{}{path}", self.port)
+    }
+
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
