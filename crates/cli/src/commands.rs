@@ -1,0 +1,248 @@
+//! One function per subcommand except `run` (in `run.rs`).
+
+use std::io::Write as _;
+
+use anyhow::Context as _;
+use pushgateway_client::{BlockingClient, Gauges, GroupStatus, Payload};
+
+use crate::args::{DeleteArgs, GaugeArgs, GaugesArgs, ListArgs, PushArgs};
+use crate::config::grouping_key;
+use crate::{input, Usage};
+
+/// `pushgw push`.
+pub(crate) fn push(client: &BlockingClient, args: &PushArgs, verbose: bool) -> anyhow::Result<()> {
+    let key = grouping_key(&args.group)?;
+    let body = input::read(&args.file)?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        anyhow::bail!(Usage(format!(
+            "{} has no metrics",
+            if args.file.as_os_str() == "-" {
+                "standard input".into()
+            } else {
+                args.file.display().to_string()
+            }
+        )));
+    }
+    let payload = Payload::text(body);
+    if args.add {
+        client.push_add(&key, &payload)
+    } else {
+        client.push(&key, &payload)
+    }
+    .with_context(|| format!("pushing to {key}"))?;
+    if verbose {
+        eprintln!("pushgw: pushed {} bytes to {key}", payload.body().len());
+    }
+    Ok(())
+}
+
+/// `pushgw gauge`.
+pub(crate) fn gauge(
+    client: &BlockingClient,
+    args: &GaugeArgs,
+    verbose: bool,
+) -> anyhow::Result<()> {
+    let key = grouping_key(&args.group)?;
+    let mut gauges = Gauges::new(&args.name, &args.help_text);
+    gauges.sample(args.value, args.label.iter().cloned());
+    push_gauges(client, &key, &gauges, args.add, verbose)
+}
+
+/// `pushgw gauges`.
+pub(crate) fn gauges(
+    client: &BlockingClient,
+    args: &GaugesArgs,
+    verbose: bool,
+) -> anyhow::Result<()> {
+    let key = grouping_key(&args.group)?;
+    let samples = input::gauge_samples(&input::read(&args.file)?)?;
+    if samples.is_empty() {
+        anyhow::bail!(Usage("no samples in the input".into()));
+    }
+    let mut gauges =
+        Gauges::new(&args.name, &args.help_text).group_by(args.group_by.iter().cloned());
+    for (value, labels) in samples {
+        gauges.sample(value, labels);
+    }
+    push_gauges(client, &key, &gauges, args.add, verbose)
+}
+
+fn push_gauges(
+    client: &BlockingClient,
+    key: &pushgateway_client::GroupingKey,
+    gauges: &Gauges,
+    add: bool,
+    verbose: bool,
+) -> anyhow::Result<()> {
+    // Check everything before the first push, so bad input pushes nothing.
+    let pushes = gauges.pushes(key)?;
+    for (group, payload) in &pushes {
+        if add {
+            client.push_add(group, payload)
+        } else {
+            client.push(group, payload)
+        }
+        .with_context(|| format!("pushing to {group}"))?;
+        if verbose {
+            eprintln!("pushgw: pushed to {group}");
+        }
+    }
+    Ok(())
+}
+
+/// `pushgw delete`.
+pub(crate) fn delete(
+    client: &BlockingClient,
+    args: &DeleteArgs,
+    verbose: bool,
+) -> anyhow::Result<()> {
+    let key = grouping_key(&args.group)?;
+    client
+        .delete(&key)
+        .with_context(|| format!("deleting {key}"))?;
+    if verbose {
+        eprintln!("pushgw: deleted {key}");
+    }
+    Ok(())
+}
+
+/// `pushgw wipe`.
+pub(crate) fn wipe(client: &BlockingClient, verbose: bool) -> anyhow::Result<()> {
+    client
+        .wipe()
+        .context("wiping the gateway (it needs --web.enable-admin-api)")?;
+    if verbose {
+        eprintln!("pushgw: wiped {}", client.gateway());
+    }
+    Ok(())
+}
+
+/// `pushgw list`.
+pub(crate) fn list(client: &BlockingClient, args: &ListArgs) -> anyhow::Result<()> {
+    let mut groups = client.groups().context("listing the groups")?;
+    groups.sort_by(|a, b| a.labels.iter().cmp(b.labels.iter()));
+    let out = if args.json {
+        json(&groups)
+    } else {
+        table(&groups)
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+        .context("writing to standard output")
+}
+
+fn json(groups: &[GroupStatus]) -> String {
+    let array: Vec<serde_json::Value> = groups
+        .iter()
+        .map(|g| {
+            serde_json::json!({
+                "labels": g.labels,
+                "last_push_successful": g.last_push_successful,
+                "last_push_time": g.last_push_time,
+                "last_failure_time": g.last_failure_time,
+                "metrics": g.metric_names,
+            })
+        })
+        .collect();
+    format!("{}\n", serde_json::Value::Array(array))
+}
+
+fn table(groups: &[GroupStatus]) -> String {
+    let mut rows = vec![[
+        "GROUP".to_owned(),
+        "LAST PUSH".to_owned(),
+        "LAST FAILURE".to_owned(),
+        "OK".to_owned(),
+        "METRICS".to_owned(),
+    ]];
+    for g in groups {
+        let labels = g
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={}", quote(v)))
+            .collect::<Vec<_>>()
+            .join(",");
+        rows.push([
+            format!("{{{labels}}}"),
+            g.last_push_time.map_or("-".to_owned(), rfc3339),
+            g.last_failure_time.map_or("-".to_owned(), rfc3339),
+            if g.last_push_successful { "yes" } else { "no" }.to_owned(),
+            g.metric_names.join(","),
+        ]);
+    }
+    let widths: Vec<usize> = (0..5)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in &rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(widths[c] - cell.chars().count() + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Quotes a label value as Prometheus writes it.
+fn quote(v: &str) -> String {
+    let mut out = String::from("\"");
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
+fn rfc3339(unix: f64) -> String {
+    let secs = unix.floor() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0.0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400.5), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_353_601.87), "2026-11-22T13:20:01Z");
+        assert_eq!(rfc3339(4_107_542_399.0), "2100-02-28T23:59:59Z");
+    }
+
+    #[test]
+    fn label_values_are_quoted() {
+        assert_eq!(quote("a\"b\\c\nd"), r#""a\"b\\c\nd""#);
+    }
+}

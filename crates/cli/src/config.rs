@@ -1,0 +1,108 @@
+//! Validated settings: the client built from the global options, and the
+//! grouping key from `--job`/`-g`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use pushgateway_client::{BlockingClient, Client, Compression, GroupingKey, Retry};
+
+use crate::args::{CompressionArg, Global, GroupArgs};
+use crate::Usage;
+
+/// Builds the client the global options describe.
+pub(crate) fn client(global: &Global) -> anyhow::Result<BlockingClient> {
+    let mut builder = Client::builder(&global.gateway)
+        .timeout(global.timeout)
+        .retry(Retry::new(global.retries).initial_backoff(Duration::from_millis(500)))
+        .compression(match global.compression {
+            CompressionArg::None => Compression::None,
+            CompressionArg::Gzip => Compression::Gzip,
+            CompressionArg::Snappy => Compression::Snappy,
+        })
+        .insecure_skip_verify(global.insecure_skip_verify);
+    if let Some(auth) = &global.basic_auth {
+        let (user, password) = match (auth.split_once(':'), &global.password_file) {
+            (Some(_), Some(_)) => {
+                bail!(Usage("give the password in --basic-auth USER:PASSWORD or in --password-file, not both".into()))
+            }
+            (Some((user, password)), None) => (user.to_owned(), password.to_owned()),
+            (None, Some(file)) => (auth.clone(), read_secret(file, "password file")?),
+            (None, None) => {
+                bail!(Usage(
+                    "--basic-auth needs USER:PASSWORD, or USER with --password-file".into()
+                ))
+            }
+        };
+        builder = builder.basic_auth(user, password);
+    } else if global.password_file.is_some() {
+        bail!(Usage("--password-file needs --basic-auth USER".into()));
+    }
+    if let Some(token) = &global.bearer_token {
+        builder = builder.bearer_token(token.clone());
+    } else if let Some(file) = &global.bearer_token_file {
+        builder = builder.bearer_token(read_secret(file, "bearer token file")?);
+    }
+    for header in &global.headers {
+        let Some((name, value)) = header.split_once(':') else {
+            bail!(Usage(format!("--header needs NAME:VALUE, got {header:?}")));
+        };
+        builder = builder.header(name.trim(), value.trim());
+    }
+    if let Some(ca) = &global.cacert {
+        builder = builder.ca_file(ca);
+    }
+    if let (Some(cert), Some(key)) = (&global.cert, &global.key) {
+        builder = builder.client_cert_files(cert, key);
+    }
+    Ok(builder.build_blocking()?)
+}
+
+/// The grouping key of `--job` and `-g`; a label given twice is an error.
+pub(crate) fn grouping_key(group: &GroupArgs) -> anyhow::Result<GroupingKey> {
+    let mut key = GroupingKey::new(&group.job);
+    for (i, (name, value)) in group.grouping.iter().enumerate() {
+        if group.grouping[..i].iter().any(|(n, _)| n == name) {
+            bail!(Usage(format!("grouping label {name:?} is given twice")));
+        }
+        key = key.label(name, value);
+    }
+    key.validate()?;
+    Ok(key)
+}
+
+/// Reads a one-line secret, dropping the trailing line break.
+fn read_secret(path: &Path, what: &str) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the {what} {}", path.display()))?;
+    Ok(text
+        .strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t))
+        .unwrap_or(&text)
+        .to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_lose_only_the_final_line_break() {
+        let dir = std::env::temp_dir().join(format!("pushgw-secret-{}", std::process::id()));
+        std::fs::write(&dir, "pa ss\r\n").unwrap();
+        assert_eq!(read_secret(&dir, "x").unwrap(), "pa ss");
+        std::fs::write(&dir, "pass\n\n").unwrap();
+        assert_eq!(read_secret(&dir, "x").unwrap(), "pass\n");
+        std::fs::remove_file(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_label_given_twice_is_a_usage_error() {
+        let group = GroupArgs {
+            job: "j".into(),
+            grouping: vec![("a".into(), "1".into()), ("a".into(), "2".into())],
+        };
+        let err = grouping_key(&group).unwrap_err();
+        assert!(err.downcast_ref::<Usage>().is_some(), "{err}");
+    }
+}

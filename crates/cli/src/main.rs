@@ -1,0 +1,76 @@
+//! `pushgw`: push metrics to a Prometheus Pushgateway from shell scripts,
+//! cron jobs and workflows.
+//!
+//! This binary owns flag parsing and the glue to the `pushgateway_client`
+//! library, which does the HTTP, encoding and grouping-key work. `main`
+//! parses the command line, runs one function per subcommand, prints an
+//! error once and maps it to an exit status (listed in `pushgw --help`).
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+mod args;
+mod commands;
+mod config;
+mod input;
+mod run;
+
+use args::{Cli, Command};
+
+/// Bad input from the user: exit status 2.
+#[derive(Debug)]
+struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("pushgw: error: {e:#}");
+            ExitCode::from(exit_status(&e))
+        }
+    }
+}
+
+fn run(cli: &Cli) -> anyhow::Result<u8> {
+    let client = config::client(&cli.global)?;
+    let verbose = cli.global.verbose;
+    match &cli.command {
+        Command::Push(args) => commands::push(&client, args, verbose)?,
+        Command::Gauge(args) => commands::gauge(&client, args, verbose)?,
+        Command::Gauges(args) => commands::gauges(&client, args, verbose)?,
+        Command::Delete(args) => commands::delete(&client, args, verbose)?,
+        Command::List(args) => commands::list(&client, args)?,
+        Command::Wipe => commands::wipe(&client, verbose)?,
+        Command::Run(args) => return run::run(&client, args, verbose),
+    }
+    Ok(0)
+}
+
+/// The exit status for an error (see `EXIT_CODES` in `args.rs`).
+fn exit_status(e: &anyhow::Error) -> u8 {
+    use pushgateway_client::Error;
+    for cause in e.chain() {
+        if cause.is::<Usage>() {
+            return 2;
+        }
+        if let Some(client_error) = cause.downcast_ref::<Error>() {
+            return match client_error {
+                Error::Status { .. } | Error::Redirect { .. } => 3,
+                Error::Connect(_) | Error::Timeout(_) | Error::Transport(_) => 4,
+                Error::Io { .. } => 1,
+                _ => 2,
+            };
+        }
+    }
+    1
+}
