@@ -222,6 +222,8 @@ mod tests {
                 true,
                 PushTime::from_nanos(1_795_345_589_111_592_580),
             )
+            .unwrap()
+            .wait()
             .unwrap();
         let json = metrics(&store.snapshot());
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();

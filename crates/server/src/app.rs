@@ -570,10 +570,13 @@ async fn handle(
                 param(params, "labels"),
                 state.config().push_enable_utf8_names,
             ) {
-                Ok(key) => {
-                    state.store().delete(key);
-                    empty(StatusCode::ACCEPTED)
-                }
+                Ok(key) => match state.store().delete(key).durable().await {
+                    Ok(()) => empty(StatusCode::ACCEPTED),
+                    Err(e) => error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        format!("the delete could not be persisted: {e}"),
+                    ),
+                },
                 Err(e) => error(StatusCode::BAD_REQUEST, e),
             };
             own.count_request("delete", response.status().as_u16(), method.as_str());
@@ -682,6 +685,18 @@ async fn push(
         work()
     };
     let checked = !config.push_disable_consistency_check;
+    let result = match result {
+        Ok(receipt) => match receipt.durable().await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                return error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("the push could not be persisted: {e}"),
+                )
+            }
+        },
+        Err(e) => Err(e),
+    };
     match result {
         Ok(()) if checked => empty(StatusCode::OK),
         Ok(()) => empty(StatusCode::ACCEPTED),
@@ -712,7 +727,7 @@ fn push_bytes(
     protobuf: bool,
     replace: bool,
     at: PushTime,
-) -> Result<(), PushFailure> {
+) -> Result<store::Receipt, PushFailure> {
     let config = state.config();
     let limits = config.limits;
     let decoded = body::decompress(raw, encoding, limits.max_decompressed_size)
@@ -811,9 +826,15 @@ async fn api(
             cors(json(body))
         }
         Decision::Handle(ApiRoute::Wipe, _) => {
-            state.store().wipe();
+            let durable = state.store().wipe().durable().await;
             own.count_request("wipe", 202, method.as_str());
-            empty(StatusCode::ACCEPTED)
+            match durable {
+                Ok(()) => empty(StatusCode::ACCEPTED),
+                Err(e) => error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("the wipe could not be persisted: {e}"),
+                ),
+            }
         }
         // The Go gateway's API router drops the mount point from its
         // redirects (a bug); ours keep it.

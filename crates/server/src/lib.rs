@@ -22,6 +22,7 @@ mod limits;
 pub mod logging;
 mod native;
 mod own;
+pub mod persistence;
 mod router;
 mod scrape;
 pub mod serve;

@@ -42,7 +42,19 @@ fn main() -> ExitCode {
 async fn run(config: flags::Config) -> ExitCode {
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting pushgateway");
     let addresses = config.listen_addresses.clone();
-    let state = match server::AppState::new(config) {
+    let persistence = match server::persistence::open(&config) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(err = %e, "could not load persisted metrics");
+            return ExitCode::from(1);
+        }
+    };
+    let interval = config.persistence_interval;
+    let state = match &persistence {
+        Some(p) => server::AppState::with_store(config, p.store()),
+        None => server::AppState::new(config),
+    };
+    let state = match state {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(err = %e, "invalid --web.config.file");
@@ -62,7 +74,23 @@ async fn run(config: flags::Config) -> ExitCode {
             }
         }
     }
+    let snapshots = persistence
+        .clone()
+        .map(|p| tokio::spawn(server::persistence::snapshot_periodically(p, interval)));
     server::serve::serve(state, listeners).await;
     tracing::info!("HTTP server stopped");
+    if let Some(task) = snapshots {
+        task.abort();
+    }
+    if let Some(p) = persistence {
+        match tokio::task::spawn_blocking(move || p.close()).await {
+            Ok(Ok(())) => tracing::info!("metrics persisted"),
+            Ok(Err(e)) => {
+                tracing::error!(err = %e, "problem shutting down metric storage");
+                return ExitCode::from(1);
+            }
+            Err(e) => tracing::error!(err = %e, "problem shutting down metric storage"),
+        }
+    }
     ExitCode::SUCCESS
 }

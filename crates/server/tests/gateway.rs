@@ -67,7 +67,6 @@ impl Gateway {
     pub(crate) fn url(&self, scheme: &str, path: &str) -> String {
         format!("{scheme}://127.0.0.1:{}{path}", self.port)
     }
-
 }
 
 impl Drop for Gateway {

@@ -3,6 +3,7 @@
 //! the real binary for what needs sockets.
 
 mod gateway;
+mod persistence;
 mod push;
 mod routes;
 mod security;

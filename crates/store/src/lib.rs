@@ -24,7 +24,7 @@
 //! use store::{GroupingKey, PushTime, Store, StoreOptions};
 //! let store = Store::new(StoreOptions::default());
 //! let families = exposition::parse_text(b"# TYPE jobs_done counter\njobs_done 3\n")?;
-//! store.push(GroupingKey::new([("job", "nightly")]), &families, true, PushTime::from_nanos(1))?;
+//! store.push(GroupingKey::new([("job", "nightly")]), &families, true, PushTime::from_nanos(1))?.wait()?;
 //! let mut out = Vec::new();
 //! store.snapshot().write_exposition(&[], exposition::Format::Text, &mut |b| out.extend_from_slice(b));
 //! let text = String::from_utf8(out)?;
@@ -36,14 +36,17 @@
 mod family;
 mod index;
 mod key;
+mod persist;
 mod scrape;
 mod store;
 mod time;
 
 pub use family::{NameRules, StoredFamily};
 pub use key::GroupingKey;
+pub use persist::{LoadReport, PersistError, PersistMode, Persistence, PersistenceOptions};
 pub use store::{
-    Group, Snapshot, Store, StoreOptions, WriteRequest, PUSH_FAILURE_TIME_METRIC, PUSH_TIME_METRIC,
+    Group, Receipt, Snapshot, Store, StoreOptions, WriteRequest, PUSH_FAILURE_TIME_METRIC,
+    PUSH_TIME_METRIC,
 };
 pub use time::PushTime;
 

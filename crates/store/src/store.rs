@@ -11,8 +11,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use exposition::{LabelPair, Metric, MetricFamily, MetricType, Value};
 use parking_lot::{Mutex, RwLock};
+
+use crate::persist::codec;
+use crate::persist::journal::Journal;
+use crate::persist::PersistError;
 
 use crate::family::{prepare, NameRules, Scratch, StoredFamily};
 use crate::index::{join_errors, Change, Index};
@@ -124,10 +130,64 @@ pub enum WriteRequest {
     },
     /// Delete every group.
     Wipe,
+    /// Install a group as it was persisted (families include the
+    /// push-time gauges).
+    Restore {
+        /// The group.
+        key: GroupingKey,
+        /// Its families, prepared.
+        families: Vec<Arc<StoredFamily>>,
+        /// When its last successful push was.
+        push_time: PushTime,
+        /// When its last failed push was.
+        failure_time: PushTime,
+    },
+}
+
+/// What a write hands back: a way to wait until the change is durable
+/// (immediately, when nothing is persisted or persistence is snapshot-only).
+#[must_use = "a change is durable only once its receipt has been waited on"]
+pub struct Receipt {
+    pending: Option<(u64, Arc<Journal>)>,
+}
+
+impl Receipt {
+    fn done() -> Receipt {
+        Receipt { pending: None }
+    }
+
+    /// Waits until the change is on disk.
+    pub async fn durable(self) -> Result<(), PersistError> {
+        match self.pending {
+            Some((lsn, journal)) => journal.wait(lsn).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Blocks until the change is on disk.
+    pub fn wait(self) -> Result<(), PersistError> {
+        match self.pending {
+            Some((lsn, journal)) => journal.wait_blocking(lsn),
+            None => Ok(()),
+        }
+    }
 }
 
 struct WriteState {
     index: Index,
+    journal: Option<Arc<Journal>>,
+}
+
+impl WriteState {
+    /// Appends a journal record for the change being applied.
+    fn log(&self, build: impl FnOnce(u64) -> Vec<u8>) -> Receipt {
+        match &self.journal {
+            Some(j) => Receipt {
+                pending: Some((j.append(build), j.clone())),
+            },
+            None => Receipt::done(),
+        }
+    }
 }
 
 /// The Pushgateway's metric store.
@@ -136,6 +196,7 @@ pub struct Store {
     hasher: SeriesHasher,
     write: Mutex<WriteState>,
     groups: RwLock<BTreeMap<GroupingKey, Arc<Group>>>,
+    changes: AtomicU64,
 }
 
 impl Store {
@@ -148,8 +209,12 @@ impl Store {
         Store {
             options,
             hasher: SeriesHasher::default(),
-            write: Mutex::new(WriteState { index }),
+            write: Mutex::new(WriteState {
+                index,
+                journal: None,
+            }),
             groups: RwLock::new(BTreeMap::new()),
+            changes: AtomicU64::new(0),
         }
     }
 
@@ -170,11 +235,12 @@ impl Store {
         families: &[MetricFamily<S>],
         replace: bool,
         at: PushTime,
-    ) -> Result<(), PushError> {
+    ) -> Result<Receipt, PushError> {
         let prepared = match self.prepare(&key, families, at) {
             Ok(prepared) => prepared,
             Err(e) => {
-                self.apply(WriteRequest::Fail { key, at })?;
+                // Recording the failure cannot fail.
+                let _ = self.apply(WriteRequest::Fail { key, at });
                 return Err(e);
             }
         };
@@ -229,19 +295,23 @@ impl Store {
     }
 
     /// Deletes a group (no-op if it does not exist).
-    pub fn delete(&self, key: GroupingKey) {
+    pub fn delete(&self, key: GroupingKey) -> Receipt {
         // Deleting cannot fail.
-        let _ = self.apply(WriteRequest::Delete { key });
+        self.apply(WriteRequest::Delete { key })
+            .unwrap_or_else(|_| Receipt::done())
     }
 
     /// Deletes every group.
-    pub fn wipe(&self) {
-        let _ = self.apply(WriteRequest::Wipe);
+    pub fn wipe(&self) -> Receipt {
+        self.apply(WriteRequest::Wipe)
+            .unwrap_or_else(|_| Receipt::done())
     }
 
-    /// Applies one write. This is the only place the store changes.
-    pub fn apply(&self, request: WriteRequest) -> Result<(), PushError> {
+    /// Applies one write. This is the only place the store changes; with a
+    /// journal attached, the change is appended to it here, in apply order.
+    pub fn apply(&self, request: WriteRequest) -> Result<Receipt, PushError> {
         let mut state = self.write.lock();
+        self.changes.fetch_add(1, Ordering::Relaxed);
         match request {
             WriteRequest::Push {
                 key,
@@ -250,10 +320,12 @@ impl Store {
                 at,
             } => self.apply_push(&mut state, key, families, replace, at),
             WriteRequest::Fail { key, at } => {
+                let receipt = state.log(|lsn| codec::fail_record(lsn, &key, at));
                 self.record_failure(&mut state, key, at);
-                Ok(())
+                Ok(receipt)
             }
             WriteRequest::Delete { key } => {
+                let receipt = state.log(|lsn| codec::delete_record(lsn, &key));
                 let removed = self.groups.write().remove(&key);
                 if let Some(group) = removed {
                     if !self.options.skip_consistency_check {
@@ -262,16 +334,99 @@ impl Store {
                         }
                     }
                 }
-                Ok(())
+                Ok(receipt)
             }
             WriteRequest::Wipe => {
+                let receipt = state.log(codec::wipe_record);
                 let old = std::mem::take(&mut *self.groups.write());
                 state.index.clear();
                 // Free the groups outside the readers' lock.
                 drop(old);
-                Ok(())
+                Ok(receipt)
+            }
+            WriteRequest::Restore {
+                key,
+                mut families,
+                push_time,
+                failure_time,
+            } => {
+                families.sort_by(|a, b| a.name().cmp(b.name()));
+                let old = self.groups.read().get(&key).cloned();
+                if !self.options.skip_consistency_check {
+                    let change = Change {
+                        removed: old
+                            .iter()
+                            .flat_map(|g| g.families().iter().map(|f| &**f))
+                            .collect(),
+                        added: families.iter().map(|f| &**f).collect(),
+                    };
+                    let errors = state.index.check(&change);
+                    if !errors.is_empty() {
+                        tracing::warn!(group = %key, problems = %join_errors(&errors), "restored group is inconsistent with the others; keeping it");
+                    }
+                    for f in &change.removed {
+                        state.index.remove(f);
+                    }
+                    for f in &change.added {
+                        state.index.add(f);
+                    }
+                }
+                let group = Group {
+                    key: key.clone(),
+                    families,
+                    push_time,
+                    failure_time,
+                };
+                self.groups.write().insert(key, Arc::new(group));
+                Ok(Receipt::done())
             }
         }
+    }
+
+    /// Attaches a journal: from now on every change is appended to it.
+    pub(crate) fn attach_journal(&self, journal: Arc<Journal>) {
+        self.write.lock().journal = Some(journal);
+    }
+
+    /// The groups and the journal position they reflect, taken atomically;
+    /// the journal moves to a new segment at that point. Returns the first
+    /// LSN of the new segment (0 without a journal).
+    pub(crate) fn checkpoint(&self) -> (Snapshot, u64) {
+        let state = self.write.lock();
+        let snapshot = Snapshot {
+            groups: self.groups.read().values().cloned().collect(),
+        };
+        let next = state.journal.as_ref().map_or(0, |j| j.rotate());
+        (snapshot, next)
+    }
+
+    /// How many writes have been applied (for "changed since" checks).
+    pub fn change_count(&self) -> u64 {
+        self.changes.load(Ordering::Relaxed)
+    }
+
+    /// Prepares one family read from disk for `key`, keeping its own push
+    /// time; problems (a family stored under other name rules) are logged.
+    pub(crate) fn prepare_restored<S: AsRef<str>>(
+        &self,
+        key: &GroupingKey,
+        family: &MetricFamily<S>,
+        at: PushTime,
+    ) -> StoredFamily {
+        let mut errors = Vec::new();
+        let f = prepare(
+            family,
+            key,
+            at,
+            self.options.names,
+            &self.hasher,
+            &mut Scratch::default(),
+            &mut errors,
+        );
+        if !errors.is_empty() {
+            tracing::warn!(group = %key, family = family.name.as_ref(), problems = %join_errors(&errors), "restored family does not pass today's checks; keeping it");
+        }
+        f
     }
 
     fn apply_push(
@@ -281,7 +436,7 @@ impl Store {
         pushed: Vec<Arc<StoredFamily>>,
         replace: bool,
         at: PushTime,
-    ) -> Result<(), PushError> {
+    ) -> Result<Receipt, PushError> {
         let old = self.groups.read().get(&key).cloned();
         let push_gauge = Arc::new(self.time_gauge(&key, PUSH_TIME_METRIC, at, at));
         let old_failure = old
@@ -325,12 +480,14 @@ impl Store {
             let errors = state.index.check(&change);
             if !errors.is_empty() {
                 drop(change);
+                let _ = state.log(|lsn| codec::fail_record(lsn, &key, at));
                 self.record_failure(state, key, at);
                 return Err(PushError::Invalid(join_errors(&errors)));
             }
             state.index.apply(&change);
         }
         drop(change);
+        let receipt = state.log(|lsn| codec::push_record(lsn, &key, replace, at, &pushed));
 
         let mut families = kept;
         families.extend(pushed);
@@ -347,7 +504,7 @@ impl Store {
         let previous = self.groups.write().insert(key, Arc::new(group));
         // Free the replaced group outside the readers' lock.
         drop(previous);
-        Ok(())
+        Ok(receipt)
     }
 
     /// Sets a group's `push_failure_time_seconds` to `at`, creating the

@@ -1,0 +1,54 @@
+//! Persistence wiring: open the store from `--persistence.file`, snapshot
+//! every `--persistence.interval`, and close cleanly at shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use store::{PersistMode, Persistence, PersistenceOptions};
+
+use crate::flags::{Config, PersistenceMode};
+
+/// Opens persistence when a file is configured, logging what was loaded.
+pub fn open(config: &Config) -> Result<Option<Arc<Persistence>>, store::PersistError> {
+    if config.persistence_file.is_empty() {
+        return Ok(None);
+    }
+    let options = PersistenceOptions {
+        file: config.persistence_file.clone().into(),
+        mode: match config.persistence_mode {
+            PersistenceMode::Durable => PersistMode::Durable,
+            PersistenceMode::Snapshot => PersistMode::Snapshot,
+        },
+        ignore_corrupt: config.persistence_ignore_corrupt,
+    };
+    let started = std::time::Instant::now();
+    let (persistence, report) = Persistence::open(options, crate::app::store_options(config))?;
+    for warning in &report.warnings {
+        tracing::warn!(file = %config.persistence_file, problem = %warning, "persistence");
+    }
+    tracing::info!(
+        file = %config.persistence_file,
+        groups = report.groups,
+        replayed = report.replayed,
+        go_file = report.imported_go_file,
+        seconds = started.elapsed().as_secs_f64(),
+        "metrics restored"
+    );
+    Ok(Some(Arc::new(persistence)))
+}
+
+/// Writes a snapshot every `interval` while anything changed.
+pub async fn snapshot_periodically(persistence: Arc<Persistence>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval.max(Duration::from_millis(100)));
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let p = persistence.clone();
+        match tokio::task::spawn_blocking(move || p.snapshot_if_changed()).await {
+            Ok(Ok(true)) => tracing::info!("metrics persisted"),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => tracing::error!(err = %e, "error persisting metrics"),
+            Err(e) => tracing::error!(err = %e, "snapshot task failed"),
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! Persistence against the real binary: acknowledged pushes survive SIGKILL
+//! at random moments, a clean restart serves identical metrics, a torn
+//! journal tail is dropped, a corrupt snapshot stops start-up with the file
+//! and offset (or is tolerated on request).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::gateway::Gateway;
+
+/// A keep-alive HTTP/1.1 connection with just enough of a client.
+struct Conn {
+    reader: BufReader<TcpStream>,
+}
+
+impl Conn {
+    fn open(port: u16) -> std::io::Result<Conn> {
+        let s = TcpStream::connect(("127.0.0.1", port))?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        s.set_nodelay(true)?;
+        Ok(Conn {
+            reader: BufReader::new(s),
+        })
+    }
+
+    fn request(&mut self, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let s = self.reader.get_mut();
+        s.write_all(head.as_bytes())?;
+        s.write_all(body.as_bytes())?;
+        let mut line = String::new();
+        if self.reader.read_line(&mut line)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let mut length = 0usize;
+        let mut chunked = false;
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line)?;
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            let lower = l.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+            if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
+                chunked = true;
+            }
+        }
+        let mut body = Vec::new();
+        if chunked {
+            loop {
+                line.clear();
+                self.reader.read_line(&mut line)?;
+                let size = usize::from_str_radix(line.trim(), 16).unwrap_or(0);
+                let mut chunk = vec![0; size + 2];
+                self.reader.read_exact(&mut chunk)?;
+                if size == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..size]);
+            }
+        } else {
+            body.resize(length, 0);
+            self.reader.read_exact(&mut body)?;
+        }
+        Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    }
+}
+
+fn get(port: u16, path: &str) -> String {
+    let (status, body) = Conn::open(port).unwrap().request("GET", path, "").unwrap();
+    assert_eq!(status, 200, "GET {path}");
+    body
+}
+
+/// The pushed part of a scrape (the gateway's own metrics change by themselves).
+fn pushed(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.contains("process_") && !l.contains("pushgateway_"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The value of `counter{worker="w"}` in a scrape.
+fn value_of(text: &str, worker: usize) -> Option<u64> {
+    let needle = format!("acked{{instance=\"\",job=\"crash\",worker=\"{worker}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&needle))
+        .and_then(|v| v.parse::<f64>().ok())
+        .map(|v| v as u64)
+}
+
+fn config_args(file: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args = vec![format!("--persistence.file={}", file.display())];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+fn start(file: &Path, extra: &[&str]) -> Gateway {
+    let args = config_args(file, extra);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Gateway::start(&args)
+}
+
+fn pseudo_random(seed: u64) -> u64 {
+    let mut x = seed
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(0x2545_F491_4F6C_DD1D);
+    x ^= x >> 31;
+    x.wrapping_mul(0xBF58_476D_1CE4_E5B9) ^ (x >> 29)
+}
+
+#[test]
+fn acknowledged_pushes_survive_sigkill_at_random_moments() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pushgateway.data");
+    const WORKERS: usize = 4;
+    let mut acknowledged = [0u64; WORKERS];
+    for round in 0..5u64 {
+        let mut gw = start(&file, &["--persistence.interval=500ms"]);
+        // What each worker had acknowledged must still be there (or more).
+        let text = get(gw.port, "/metrics");
+        for (w, &acked) in acknowledged.iter().enumerate() {
+            if acked > 0 {
+                let got =
+                    value_of(&text, w).unwrap_or_else(|| panic!("round {round}: worker {w} lost"));
+                assert!(
+                    got >= acked,
+                    "round {round}: worker {w} has {got}, acknowledged {acked}"
+                );
+            }
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let acks = Arc::new(Mutex::new(acknowledged));
+        let threads: Vec<_> = (0..WORKERS)
+            .map(|w| {
+                let (stop, acks, port) = (stop.clone(), acks.clone(), gw.port);
+                std::thread::spawn(move || {
+                    let mut value = acks.lock().unwrap()[w];
+                    let Ok(mut conn) = Conn::open(port) else { return };
+                    while !stop.load(Ordering::Relaxed) {
+                        value += 1;
+                        let body = format!("# TYPE acked gauge\nacked{{worker=\"{w}\"}} {value}\nfiller{{worker=\"{w}\",n=\"{value}\"}} 1\n");
+                        match conn.request("PUT", &format!("/metrics/job/crash/worker/{w}"), &body) {
+                            Ok((200, _)) => acks.lock().unwrap()[w] = value,
+                            Ok((status, body)) => panic!("push answered {status}: {body}"),
+                            Err(_) => return,
+                        }
+                    }
+                })
+            })
+            .collect();
+        let run_for = Duration::from_millis(150 + pseudo_random(round) % 700);
+        std::thread::sleep(run_for);
+        // SIGKILL while pushes are in flight.
+        gw.child.kill().unwrap();
+        gw.child.wait().unwrap();
+        stop.store(true, Ordering::Relaxed);
+        for t in threads {
+            let _ = t.join();
+        }
+        acknowledged = *acks.lock().unwrap();
+        assert!(
+            acknowledged.iter().all(|&a| a > 0),
+            "round {round}: no pushes got through"
+        );
+    }
+    let gw = start(&file, &[]);
+    let text = get(gw.port, "/metrics");
+    for (w, &acked) in acknowledged.iter().enumerate() {
+        assert!(value_of(&text, w).unwrap() >= acked);
+    }
+}
+
+#[test]
+fn a_clean_restart_serves_identical_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pg.data");
+    let gw = start(&file, &[]);
+    let mut conn = Conn::open(gw.port).unwrap();
+    let bodies = [
+        ("/metrics/job/a/instance/x", "# HELP h A histogram.\n# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 3\nh_sum 4.5\nh_count 3\n"),
+        ("/metrics/job/b/path@base64/L3Zhci90bXA", "# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_sum 2\ns_count 3\nweird{v=\"a\\\"b\\\\c\\nd ü\"} NaN\n"),
+        ("/metrics/job/c/empty@base64/=", "g -Inf\n"),
+    ];
+    for (path, body) in bodies {
+        assert_eq!(conn.request("PUT", path, body).unwrap().0, 200);
+    }
+    assert_eq!(
+        conn.request("POST", "/metrics/job/a/instance/x", "extra 1\n")
+            .unwrap()
+            .0,
+        200
+    );
+    assert_eq!(
+        conn.request("PUT", "/metrics/job/c/empty@base64/=", "g 1 5\n")
+            .unwrap()
+            .0,
+        400
+    );
+    assert_eq!(
+        conn.request("DELETE", "/metrics/job/b/path@base64/L3Zhci90bXA", "")
+            .unwrap()
+            .0,
+        202
+    );
+    let before = (
+        pushed(&get(gw.port, "/metrics")),
+        get(gw.port, "/api/v1/metrics"),
+    );
+    drop(conn);
+    // SIGTERM: a clean shutdown writes the snapshot.
+    let pid = gw.child.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let mut gw = gw;
+    let status = gw.child.wait().unwrap();
+    assert!(status.success(), "clean exit: {status:?}");
+    let segments: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(file.exists(), "snapshot written: {segments:?}");
+    let gw = start(&file, &[]);
+    let after = (
+        pushed(&get(gw.port, "/metrics")),
+        get(gw.port, "/api/v1/metrics"),
+    );
+    assert_eq!(before, after);
+}
+
+fn push_some(port: u16, n: usize) {
+    let mut conn = Conn::open(port).unwrap();
+    for i in 0..n {
+        let (status, _) = conn
+            .request(
+                "PUT",
+                &format!("/metrics/job/j{i}"),
+                &format!("v{{i=\"{i}\"}} {i}\n"),
+            )
+            .unwrap();
+        assert_eq!(status, 200);
+    }
+}
+
+#[test]
+fn a_torn_journal_tail_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pg.data");
+    let mut gw = start(&file, &[]);
+    push_some(gw.port, 20);
+    gw.child.kill().unwrap();
+    gw.child.wait().unwrap();
+    // A crash in the middle of a write leaves a partial record behind.
+    let segment = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains(".wal-"))
+        .max()
+        .unwrap();
+    let mut data = std::fs::read(&segment).unwrap();
+    data.extend_from_slice(&[200, 0, 0, 0, 1, 2, 3, 4, b'p', b'a', b'r']);
+    std::fs::write(&segment, &data).unwrap();
+    let gw = start(&file, &[]);
+    let text = get(gw.port, "/metrics");
+    for i in 0..20 {
+        assert!(
+            text.contains(&format!("v{{i=\"{i}\",instance=\"\",job=\"j{i}\"}} {i}")),
+            "push {i} lost"
+        );
+    }
+    // And later pushes are journaled after the cut.
+    push_some(gw.port, 21);
+}
+
+fn write_snapshot_and_stop(file: &Path) {
+    let gw = start(file, &[]);
+    push_some(gw.port, 30);
+    let mut gw = gw;
+    std::process::Command::new("kill")
+        .args(["-TERM", &gw.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(gw.child.wait().unwrap().success());
+}
+
+#[test]
+fn a_corrupt_snapshot_stops_start_up_naming_file_and_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pg.data");
+    write_snapshot_and_stop(&file);
+    let mut data = std::fs::read(&file).unwrap();
+    let middle = data.len() / 2;
+    data[middle] ^= 0x40;
+    std::fs::write(&file, &data).unwrap();
+    let args = config_args(&file, &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let err = Gateway::refuse(&args);
+    assert!(
+        err.contains("pg.data") && err.contains("corrupt at byte"),
+        "{err}"
+    );
+    assert!(err.contains("--persistence.ignore-corrupt"), "{err}");
+    // Starting anyway keeps the groups before the damage.
+    let gw = start(&file, &["--persistence.ignore-corrupt"]);
+    let text = get(gw.port, "/metrics");
+    assert!(
+        text.contains("v{i=\"0\",instance=\"\",job=\"j0\"} 0"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_truncated_snapshot_is_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pg.data");
+    write_snapshot_and_stop(&file);
+    let data = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &data[..data.len() - 3]).unwrap();
+    let args = config_args(&file, &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert!(Gateway::refuse(&args).contains("corrupt at byte"));
+}
+
+#[test]
+fn snapshot_mode_keeps_only_what_was_snapshotted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pg.data");
+    let mut gw = start(
+        &file,
+        &["--persistence.mode=snapshot", "--persistence.interval=1h"],
+    );
+    push_some(gw.port, 3);
+    gw.child.kill().unwrap();
+    gw.child.wait().unwrap();
+    assert!(!file.exists(), "nothing written before the interval");
+    let gw = start(&file, &["--persistence.mode=snapshot"]);
+    assert!(!get(gw.port, "/metrics").contains("v{i=\"0\""));
+    push_some(gw.port, 3);
+    let mut gw = gw;
+    std::process::Command::new("kill")
+        .args(["-TERM", &gw.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(gw.child.wait().unwrap().success());
+    let gw = start(&file, &["--persistence.mode=snapshot"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !get(gw.port, "/metrics").contains("v{i=\"2\",instance=\"\",job=\"j2\"} 2") {
+        assert!(
+            Instant::now() < deadline,
+            "snapshot taken at shutdown was not restored"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
