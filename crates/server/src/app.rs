@@ -200,7 +200,7 @@ pub fn store_options(config: &Config) -> StoreOptions {
 }
 
 /// Go's `path.Join` for the telemetry path: joined and cleaned.
-fn join_path(prefix: &str, path: &str) -> String {
+pub(crate) fn join_path(prefix: &str, path: &str) -> String {
     let joined = format!("{prefix}/{path}");
     let cleaned = clean_path(&joined);
     if cleaned.len() > 1 {
@@ -591,7 +591,7 @@ async fn handle(
             let page = if route == Route::Status {
                 crate::ui::status_page(state)
             } else {
-                crate::ui::index_page(state)
+                crate::ui::index_page(state, uri.query())
             };
             own.count_request("status", 200, method.as_str());
             page

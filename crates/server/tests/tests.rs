@@ -7,4 +7,5 @@ mod persistence;
 mod push;
 mod routes;
 mod security;
+mod ui;
 mod util;
