@@ -38,6 +38,9 @@ pub mod pb {
 /// ```
 pub fn decode_protobuf_delimited(mut body: &[u8]) -> Result<Vec<MetricFamily>, Error> {
     let mut families: Vec<MetricFamily> = Vec::new();
+    // Where each name sits in `families`: a later family of the same name
+    // replaces the earlier one, as in Go, without a quadratic search.
+    let mut positions: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     while !body.is_empty() {
         let (len, header) = read_varint(body)?;
         body = &body[header..];
@@ -48,9 +51,12 @@ pub fn decode_protobuf_delimited(mut body: &[u8]) -> Result<Vec<MetricFamily>, E
         let (message, rest) = body.split_at(len);
         body = rest;
         let family = decode_family(message)?;
-        match families.iter_mut().find(|f| f.name == family.name) {
-            Some(existing) => *existing = family,
-            None => families.push(family),
+        match positions.get(&family.name) {
+            Some(&i) => families[i] = family,
+            None => {
+                positions.insert(family.name.clone(), families.len());
+                families.push(family);
+            }
         }
     }
     Ok(families)
@@ -80,11 +86,12 @@ fn read_varint(b: &[u8]) -> Result<(u64, usize), Error> {
 }
 
 fn from_pb(pb: pb::MetricFamily) -> Result<MetricFamily, Error> {
-    let metric_type = match pb.r#type {
-        None => MetricType::Counter,
-        Some(n) => MetricType::from_i32(n)
-            .ok_or_else(|| Error::Protobuf(format!("unknown metric type {n}")))?,
-    };
+    // `type` is a closed proto2 enum: Go's decoder keeps an unknown number
+    // as an unknown field and reads the default, COUNTER.
+    let metric_type = pb
+        .r#type
+        .and_then(MetricType::from_i32)
+        .unwrap_or(MetricType::Counter);
     let metrics = pb
         .metric
         .into_iter()
@@ -716,6 +723,52 @@ mod tests {
         let mut wire = Vec::new();
         encode_protobuf_delimited(&mut wire, &[a, b.clone()]);
         assert_eq!(decode_protobuf_delimited(&wire).unwrap(), vec![b]);
+    }
+
+    #[test]
+    fn many_families_with_repeated_names_keep_first_position_and_last_content() {
+        let mut wire = Vec::new();
+        for round in 0..3 {
+            for i in 0..2000 {
+                let family = MetricFamily {
+                    name: format!("f{i}"),
+                    help: None,
+                    metric_type: MetricType::Gauge,
+                    unit: None,
+                    metrics: vec![Metric {
+                        labels: vec![],
+                        value: Value::Gauge(f64::from(round)),
+                        timestamp_ms: None,
+                    }],
+                };
+                encode_protobuf_family(&mut wire, &family);
+            }
+        }
+        let decoded = decode_protobuf_delimited(&wire).unwrap();
+        assert_eq!(decoded.len(), 2000);
+        assert_eq!(decoded[1234].name, "f1234");
+        assert!(decoded
+            .iter()
+            .all(|f| matches!(f.metrics[0].value, Value::Gauge(v) if v == 2.0)));
+    }
+
+    #[test]
+    fn an_unknown_type_number_reads_as_counter_like_go() {
+        let pb = pb::MetricFamily {
+            name: Some("c".into()),
+            r#type: Some(42),
+            metric: vec![pb::Metric {
+                counter: Some(pb::Counter {
+                    value: Some(3.0),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let family = decode_family(&pb.encode_to_vec()).unwrap();
+        assert_eq!(family.metric_type, MetricType::Counter);
+        assert!(matches!(family.metrics[0].value, Value::Counter(ref c) if c.value == 3.0));
     }
 
     #[test]

@@ -444,12 +444,9 @@ impl<'a> Parser<'a> {
             } else {
                 match self.cur {
                     b'\n' => return Ok(token),
-                    b'\\' => {
-                        escaped = true;
-                        if !escapes {
-                            token.push_index(self.input, self.pos - 1);
-                        }
-                    }
+                    // Go drops a backslash even where it resolves no
+                    // escapes (TYPE lines, after a timestamp).
+                    b'\\' => escaped = escapes,
                     _ => token.push_index(self.input, self.pos - 1),
                 }
             }
@@ -891,9 +888,16 @@ impl<'a> Parser<'a> {
                 ));
             }
             let value = self.read_label_value()?;
+            // Go quotes the label value just read in "unexpected end of
+            // label value"; `quantile` and `le` values are not kept in
+            // `labels`, so remember theirs.
+            let mut special_value = None;
             if is_quantile {
                 match parse_float(&value) {
-                    Some(q) => self.current_quantile = q,
+                    Some(q) => {
+                        self.current_quantile = q;
+                        special_value = Some(value);
+                    }
                     None => {
                         return self.fail(format!(
                             "expected float as value for 'quantile' label, got {}",
@@ -903,7 +907,10 @@ impl<'a> Parser<'a> {
                 }
             } else if is_le {
                 match parse_float(&value) {
-                    Some(b) => self.current_bucket = b,
+                    Some(b) => {
+                        self.current_bucket = b;
+                        special_value = Some(value);
+                    }
                     None => {
                         return self.fail(format!(
                             "expected float as value for 'le' label, got {}",
@@ -928,11 +935,10 @@ impl<'a> Parser<'a> {
                     return self.reading_value();
                 }
                 _ => {
-                    let last = self
-                        .labels
-                        .last()
-                        .map(|l| l.value.as_bytes())
-                        .unwrap_or(b"");
+                    let last = match &special_value {
+                        Some(v) => v.as_bytes(),
+                        None => self.labels.last().map_or(&b""[..], |l| l.value.as_bytes()),
+                    };
                     return self.fail(format!("unexpected end of label value {}", quote(last)));
                 }
             }
@@ -1224,5 +1230,28 @@ mod tests {
         let fams = parse_text_with(input, ParseOptions { utf8_names: true }).unwrap();
         assert_eq!(fams[0].name, "my.metric");
         assert_eq!(fams[0].metrics[0].labels[0].name, "dotted.label");
+    }
+
+    /// Answers of Debian's Go Pushgateway 1.5.1 to the same bodies.
+    #[test]
+    fn backslashes_outside_escapes_are_dropped_as_in_go() {
+        let fams = parse_text(b"# TYPE x gau\\ge\nx 1\n").unwrap();
+        assert_eq!(fams[0].metric_type, MetricType::Gauge);
+        assert_eq!(
+            err("a 1 2 \\\n"),
+            "text format parsing error in line 1: spurious string after timestamp: \" \""
+        );
+    }
+
+    #[test]
+    fn unexpected_end_of_label_value_quotes_the_value_just_read() {
+        assert_eq!(
+            err("# TYPE h histogram\nh_bucket{le=\"1\" x=\"y\"} 1\n"),
+            "text format parsing error in line 2: unexpected end of label value \"1\""
+        );
+        assert_eq!(
+            err("h{a=\"q\",b=\"1\" x=\"y\"} 1\n"),
+            "text format parsing error in line 1: unexpected end of label value \"1\""
+        );
     }
 }
