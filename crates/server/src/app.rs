@@ -670,8 +670,9 @@ async fn push(
     );
     let at = PushTime::now();
     let work_state = state.clone();
+    let off_worker = decompressed_upper_bound(bytes.len(), encoding) > INLINE_PUSH_LIMIT;
     let work = move || push_bytes(&work_state, key, &bytes, encoding, protobuf, replace, at);
-    let result = if bytes_len_hint(headers) > INLINE_PUSH_LIMIT {
+    let result = if off_worker {
         match tokio::task::spawn_blocking(work).await {
             Ok(r) => r,
             Err(_) => {
@@ -709,12 +710,14 @@ async fn push(
     }
 }
 
-fn bytes_len_hint(headers: &HeaderMap) -> usize {
-    headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+/// How large a body can get once decompressed (deflate inflates at most
+/// about 1032 times, snappy about 22 times), for deciding where to parse it.
+fn decompressed_upper_bound(len: usize, encoding: Encoding) -> usize {
+    match encoding {
+        Encoding::Gzip => len.saturating_mul(1032),
+        Encoding::Snappy => len.saturating_mul(22),
+        Encoding::Identity => len,
+    }
 }
 
 /// Decompresses, parses, checks limits and stores one push (synchronous;
@@ -734,7 +737,8 @@ fn push_bytes(
         .map_err(|e| PushFailure::Request(Box::new(body_error(state, e))))?;
     let families = body::parse(&decoded, protobuf, config.push_enable_utf8_names)
         .map_err(|e| PushFailure::Request(Box::new(error(StatusCode::BAD_REQUEST, e))))?;
-    let (series, labels, value_len) = families.shape();
+    let grouping: Vec<&str> = key.labels().map(|(n, _)| n).collect();
+    let (series, labels, value_len) = families.shape(&grouping);
     let key_value_len = key.labels().map(|(_, v)| v.len() as u64).max().unwrap_or(0);
     let refuse = |status: StatusCode, flag: &'static str, what: String| {
         state.own().count_refusal(flag);

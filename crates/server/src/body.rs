@@ -177,17 +177,27 @@ pub(crate) enum Families<'a> {
 }
 
 impl Families<'_> {
-    /// Series count and the largest label count and label value length,
-    /// for the limits.
-    pub(crate) fn shape(&self) -> (u64, u64, u64) {
-        fn measure<S: AsRef<str>>(families: &[MetricFamily<S>]) -> (u64, u64, u64) {
+    /// Series count, the largest label count a series will have once the
+    /// grouping labels (`grouping`, their names) are added, and the longest
+    /// label value, for the limits.
+    pub(crate) fn shape(&self, grouping: &[&str]) -> (u64, u64, u64) {
+        fn measure<S: AsRef<str>>(
+            families: &[MetricFamily<S>],
+            grouping: &[&str],
+        ) -> (u64, u64, u64) {
             let mut series = 0u64;
             let mut labels = 0u64;
             let mut value = 0u64;
             for f in families {
                 series += f.metrics.len() as u64;
                 for m in &f.metrics {
-                    labels = labels.max(m.labels.len() as u64);
+                    // Grouping labels are forced onto every series.
+                    let own = m
+                        .labels
+                        .iter()
+                        .filter(|l| !grouping.contains(&l.name.as_ref()))
+                        .count();
+                    labels = labels.max((own + grouping.len()) as u64);
                     for l in &m.labels {
                         value = value.max(l.value.as_ref().len() as u64);
                     }
@@ -196,8 +206,8 @@ impl Families<'_> {
             (series, labels, value)
         }
         match self {
-            Families::Text(f) => measure(f),
-            Families::Protobuf(f) => measure(f),
+            Families::Text(f) => measure(f, grouping),
+            Families::Protobuf(f) => measure(f, grouping),
         }
     }
 }

@@ -58,15 +58,18 @@ pub async fn serve(state: AppState, listeners: Vec<TcpListener>) {
     let graceful = Arc::new(hyper_util::server::graceful::GracefulShutdown::new());
     let mut quit = state.quit_requested();
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
-    let tls = state.tls().map(tokio_rustls::TlsAcceptor::from);
-    tracing::info!(tls = tls.is_some(), "serving");
+    // Whether TLS is on is decided at start, as exporter-toolkit does; the
+    // TLS settings themselves (certificates, client CA, versions, allowed
+    // SANs) are taken from the web config as it is at each handshake.
+    let tls = state.tls().is_some();
+    tracing::info!(tls, "serving");
     let mut tasks = Vec::new();
     for listener in listeners {
         let router = router.clone();
         let mut stop = stop_tx.subscribe();
         let graceful = graceful.clone();
         let config = state.config().clone();
-        let tls = tls.clone();
+        let state = state.clone();
         tasks.push(tokio::spawn(async move {
             loop {
                 let accepted = tokio::select! {
@@ -91,10 +94,20 @@ pub async fn serve(state: AppState, listeners: Vec<TcpListener>) {
                     .header_read_timeout(config.read_header_timeout);
                 builder.http2().timer(TokioTimer::new());
                 let watcher = graceful.watcher();
-                let tls = tls.clone();
+                let acceptor = if tls {
+                    match state.tls() {
+                        Some(current) => Some(tokio_rustls::TlsAcceptor::from(current)),
+                        None => {
+                            tracing::warn!(peer = %peer, "web config is invalid or has no TLS; closing the connection");
+                            continue;
+                        }
+                    }
+                } else {
+                    None
+                };
                 let handshake_timeout = config.read_header_timeout;
                 tokio::spawn(async move {
-                    let result = match tls {
+                    let result = match acceptor {
                         None => {
                             let connection = builder
                                 .serve_connection_with_upgrades(TokioIo::new(stream), service);

@@ -2,9 +2,11 @@
 //! client certificates, basic auth, extra headers and rate limiting.
 //!
 //! The file is parsed strictly (an unknown key is an error naming it) and
-//! re-read whenever it changes on disk, so certificates and users rotate
-//! without a restart. A file that stops parsing fails closed: requests get
-//! 500 and handshakes fail until it is fixed, as exporter-toolkit does.
+//! re-read whenever it changes on disk (checked at most once a second), so
+//! certificates, client CAs, TLS settings and users rotate without a
+//! restart; only switching TLS on or off needs one. A file that stops
+//! parsing fails closed: requests get 500 and TLS connections are closed
+//! until it is fixed, as exporter-toolkit does.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -137,6 +137,30 @@ async fn tls_requires_a_verified_client_certificate() {
 }
 
 #[tokio::test]
+async fn tls_settings_follow_the_web_config_without_a_restart() {
+    let pki = Pki::new();
+    let config =
+        pki.write_config("tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n");
+    let gw = Gateway::start(&[&config_flag(&config)]);
+    let healthy = |client: reqwest::Client| {
+        let url = gw.url("https", "/-/healthy");
+        async move { client.get(url).send().await.map(|r| r.status().as_u16()) }
+    };
+    assert_eq!(healthy(pki.client(None)).await.unwrap(), 200);
+    pki.write_config(
+        "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.pem\n",
+    );
+    // The file is looked at again at most once a second.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        healthy(pki.client(None)).await.is_err(),
+        "a new connection without a client certificate must now fail"
+    );
+    let identity = Some((pki.client_pem.as_str(), pki.client_key.as_str()));
+    assert_eq!(healthy(pki.client(identity)).await.unwrap(), 200);
+}
+
+#[tokio::test]
 async fn client_allowed_sans_narrow_accepted_certificates() {
     let pki = Pki::new();
     let config = pki.write_config(
@@ -384,14 +408,17 @@ fn compression_bombs_and_huge_bodies_are_refused_within_memory() {
 fn limits_refuse_with_clear_messages() {
     let gw = Gateway::start(&[
         "--push.max-series=2",
-        "--push.max-labels=2",
+        "--push.max-labels=3",
         "--push.max-label-value-length=8",
     ]);
     let status = |body: &str| raw_push(gw.port, body.as_bytes(), None, false);
     assert_eq!(status("a 1\nb 1\nc 1\n"), 413);
+    // Three body labels plus the grouping label `job` make four.
     assert_eq!(status("a{x=\"1\",y=\"2\",z=\"3\"} 1\n"), 400);
+    // A body `job` is replaced by the grouping label, not added.
+    assert_eq!(status("a{x=\"1\",job=\"2\",z=\"3\"} 1\n"), 200);
     assert_eq!(status("a{x=\"123456789\"} 1\n"), 400);
-    assert_eq!(status("a{x=\"1\"} 1\nb 2\n"), 200);
+    assert_eq!(status("a{x=\"1\",y=\"2\"} 1\nb 2\n"), 200);
     let metrics = {
         let mut s = TcpStream::connect(("127.0.0.1", gw.port)).unwrap();
         s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -400,10 +427,18 @@ fn limits_refuse_with_clear_messages() {
         s.read_to_string(&mut out).unwrap();
         out
     };
-    assert!(
-        metrics.contains("pushgateway_limit_refusals_total{limit=\"push.max-series\"} 1"),
-        "{metrics}"
-    );
+    for limit in [
+        "push.max-series",
+        "push.max-labels",
+        "push.max-label-value-length",
+    ] {
+        assert!(
+            metrics.contains(&format!(
+                "pushgateway_limit_refusals_total{{limit=\"{limit}\"}} 1"
+            )),
+            "{limit}: {metrics}"
+        );
+    }
 }
 
 #[test]
