@@ -3,6 +3,7 @@
 //! the real binary for what needs sockets.
 
 mod gateway;
+mod go_import;
 mod persistence;
 mod push;
 mod routes;

@@ -472,10 +472,13 @@ fn import_go_file(
                     continue;
                 }
             };
+            // Go files a set push-time gauge under the push's own time,
+            // exact where the gauge's float seconds are not; a gauge of 0
+            // means never.
             let time_gauge = |family: &MetricFamily| match family.metrics.first().map(|m| &m.value)
             {
                 Some(exposition::Value::Gauge(v)) if *v != 0.0 => {
-                    PushTime::from_nanos((*v * 1e9) as i64)
+                    PushTime::from_nanos(f.pushed_at_unix_nanos)
                 }
                 _ => PushTime::default(),
             };
