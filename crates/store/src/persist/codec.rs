@@ -43,8 +43,10 @@ pub(crate) fn records(data: &[u8]) -> (Vec<&[u8]>, End) {
         };
         let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
         let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        // No record is empty: a zero header is a hole (a file extended by a
+        // crash before its data reached the disk), not a record.
         let payload = match data.get(pos + 8..).and_then(|rest| rest.get(..len)) {
-            Some(p) if len <= MAX_RECORD => p,
+            Some(p) if len > 0 && len <= MAX_RECORD => p,
             _ => return (out, End::Damaged { offset: pos }),
         };
         if crc32fast::hash(payload) != crc {
@@ -54,6 +56,21 @@ pub(crate) fn records(data: &[u8]) -> (Vec<&[u8]>, End) {
         pos += 8 + len;
     }
     (out, End::Clean)
+}
+
+/// Whether an intact record starts anywhere after `offset` (a damaged spot):
+/// then the damage is not a torn tail but corruption in the middle.
+pub(crate) fn intact_record_after(data: &[u8], offset: usize) -> bool {
+    (offset + 1..data.len().saturating_sub(8)).any(|pos| {
+        let head = &data[pos..pos + 8];
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        len > 0
+            && data
+                .get(pos + 8..)
+                .and_then(|rest| rest.get(..len))
+                .is_some_and(|payload| crc32fast::hash(payload) == crc)
+    })
 }
 
 /// A byte writer for record payloads.

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use exposition::protobuf::{decode_family, encode_family_header};
 use exposition::MetricFamily;
 
-use self::codec::{records, DiskFamily, End, Reader, Writer};
+use self::codec::{intact_record_after, records, DiskFamily, End, Reader, Writer};
 use self::journal::{segments, sync_dir, Journal, SEGMENT_MAGIC};
 use crate::key::GroupingKey;
 use crate::store::{Store, StoreOptions, WriteRequest};
@@ -99,6 +99,9 @@ pub struct Persistence {
     options: PersistenceOptions,
     store: Arc<Store>,
     journal: Option<Arc<Journal>>,
+    /// The last journal record loaded at start: what a snapshot reflects
+    /// when no journal is written (snapshot mode).
+    loaded_lsn: u64,
     snapshot_changes: parking_lot::Mutex<u64>,
 }
 
@@ -136,15 +139,27 @@ impl Persistence {
             PersistMode::Snapshot => None,
         };
         let changes = store.change_count();
-        Ok((
-            Persistence {
-                options,
-                store,
-                journal,
-                snapshot_changes: parking_lot::Mutex::new(changes),
-            },
-            report,
-        ))
+        let persistence = Persistence {
+            options,
+            store,
+            journal,
+            loaded_lsn: last,
+            snapshot_changes: parking_lot::Mutex::new(changes),
+        };
+        if persistence.journal.is_none() {
+            // Snapshot mode after a durable run: fold the journal into a
+            // snapshot now and drop it, or a later start would replay the
+            // old records over newer snapshots.
+            let leftover =
+                segments(&persistence.options.file).map_err(io_error(&persistence.options.file))?;
+            if !leftover.is_empty() {
+                persistence.snapshot()?;
+                for (_, path) in leftover {
+                    std::fs::remove_file(&path).map_err(io_error(&path))?;
+                }
+            }
+        }
+        Ok((persistence, report))
     }
 
     /// The store being persisted.
@@ -167,7 +182,10 @@ impl Persistence {
     pub fn snapshot(&self) -> Result<(), PersistError> {
         let changes = self.store.change_count();
         let (groups, next_segment) = self.store.checkpoint();
-        let lsn = next_segment.saturating_sub(1);
+        let lsn = match &self.journal {
+            Some(_) => next_segment.saturating_sub(1),
+            None => self.loaded_lsn,
+        };
         write_snapshot(&self.options.file, &groups, lsn)?;
         if let Some(journal) = &self.journal {
             journal.remove_segments_before(next_segment);
@@ -426,10 +444,31 @@ fn load_snapshot(
         report
             .warnings
             .extend(problems.iter().map(ToString::to_string));
+        keep_corrupt_copy(path, report);
     }
     report.groups = parsed.len();
     report.warnings.extend(restore_groups(store, parsed));
     Ok(lsn)
+}
+
+/// With `ignore_corrupt`, the next snapshot replaces a damaged file: keep
+/// a copy (`<file>.corrupt-<unix seconds>`) for whoever wants to look.
+fn keep_corrupt_copy(path: &Path, report: &mut LoadReport) {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(
+        ".corrupt-{}",
+        PushTime::now().as_nanos() / 1_000_000_000
+    ));
+    let copy = path.with_file_name(name);
+    match std::fs::copy(path, &copy) {
+        Ok(_) => report
+            .warnings
+            .push(format!("kept the damaged file as {}", copy.display())),
+        Err(e) => report.warnings.push(format!(
+            "could not keep a copy of the damaged file as {}: {e}",
+            copy.display()
+        )),
+    }
 }
 
 fn import_go_file(
@@ -445,6 +484,7 @@ fn import_go_file(
             report
                 .warnings
                 .push(format!("{}: {e}; starting empty", path.display()));
+            keep_corrupt_copy(path, report);
             return Ok(());
         }
         Err(e) => {
@@ -550,7 +590,8 @@ fn replay_journal(
         }
         if let End::Damaged { offset } = end {
             let at = SEGMENT_MAGIC.len() + offset;
-            if index + 1 == count {
+            let torn_tail = index + 1 == count && !intact_record_after(&data, at);
+            if torn_tail {
                 // A write cut short by a crash: never acknowledged, dropped.
                 report.warnings.push(format!(
                     "{}: dropped a torn write at byte {at} (a crash interrupted it)",
@@ -566,6 +607,7 @@ fn replay_journal(
                 report
                     .warnings
                     .push(corrupt(at, "damaged record".into()).to_string());
+                keep_corrupt_copy(path, report);
             } else {
                 return Err(corrupt(
                     at,
