@@ -80,7 +80,18 @@ impl Index {
     /// Checks a change; returns every problem in Go's words.
     pub(crate) fn check(&self, change: &Change<'_>) -> Vec<String> {
         let mut errors = Vec::new();
-        let removed_names: Vec<&str> = change.removed.iter().map(|f| f.name()).collect();
+        // Maps of the change by name, so that checking a push of many
+        // families stays linear in its size.
+        let mut removed_names: HashMap<&str, u32, foldhash::fast::RandomState> =
+            HashMap::default();
+        for f in &change.removed {
+            *removed_names.entry(f.name()).or_default() += 1;
+        }
+        let mut added_names: HashMap<&str, Vec<&StoredFamily>, foldhash::fast::RandomState> =
+            HashMap::default();
+        for f in &change.added {
+            added_names.entry(f.name()).or_default().push(f);
+        }
         let removed_hashes: HashSet64 = change
             .removed
             .iter()
@@ -89,15 +100,14 @@ impl Index {
         // The type a name has after the change, ignoring `skip` among the
         // added families (the family being checked).
         let type_of = |name: &str, skip: *const StoredFamily| -> Option<MetricType> {
-            if let Some(f) = change
-                .added
-                .iter()
-                .find(|f| f.name() == name && !std::ptr::eq(**f, skip))
+            if let Some(f) = added_names
+                .get(name)
+                .and_then(|fs| fs.iter().find(|f| !std::ptr::eq(**f, skip)))
             {
                 return Some(f.metric_type());
             }
             let entry = self.names.get(name)?;
-            let removed = removed_names.iter().filter(|n| **n == name).count() as u32;
+            let removed = removed_names.get(name).copied().unwrap_or(0);
             (entry.own || entry.families > removed).then_some(entry.metric_type)
         };
         let mut added_hashes = HashSet64::default();

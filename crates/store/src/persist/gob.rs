@@ -1695,7 +1695,21 @@ mod tests {
         }
         let (persistence, report) = open(&file, true).unwrap();
         assert_eq!(persistence.store().group_count(), 0);
-        assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+        assert_eq!(report.warnings.len(), 2, "{:?}", report.warnings);
+        assert!(report.warnings[0].ends_with("starting empty"));
+        // The Go file is kept before our first snapshot replaces it.
+        assert!(report.warnings[1].starts_with("kept the damaged file as"));
+        let kept = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("pushgateway.data.corrupt-")
+            })
+            .count();
+        assert_eq!(kept, 1);
     }
 
     #[test]
