@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const EXIT_CODES: &str = "\
@@ -17,7 +18,8 @@ Exit status:
   `pushgw run` exits with the command's own status instead.
 
 Every global option can also be set through the environment variable shown
-with it; the command line wins.";
+with it; the command line wins. Switches take 1/0, true/false, yes/no or
+on/off there.";
 
 /// Push metrics to a Prometheus Pushgateway from scripts, cron jobs and
 /// workflows.
@@ -56,8 +58,8 @@ pub(crate) struct Global {
     )]
     pub(crate) gateway: String,
 
-    /// Time limit of each request: `30s`, `500ms`, `2m`, plain seconds, or
-    /// `none`
+    /// Time limit of each request: `30s`, `1.5s`, `500ms`, `2m`, `1h` or
+    /// plain seconds (`30`); `0` or `none` for no limit
     #[arg(
         long,
         env = "PUSHGATEWAY_TIMEOUT",
@@ -121,8 +123,16 @@ pub(crate) struct Global {
     pub(crate) bearer_token_file: Option<PathBuf>,
 
     /// Extra header for every request, e.g. `-H 'X-Scope-OrgID: team-a'`
-    /// (repeatable)
-    #[arg(long = "header", short = 'H', value_name = "NAME:VALUE", global = true)]
+    /// (repeatable; in the environment variable, one header per line)
+    #[arg(
+        long = "header",
+        short = 'H',
+        env = "PUSHGATEWAY_HEADERS",
+        value_name = "NAME:VALUE",
+        value_delimiter = '\n',
+        hide_env_values = true,
+        global = true
+    )]
     pub(crate) headers: Vec<String>,
 
     /// Trust the CA certificates in this PEM file instead of the system's
@@ -151,10 +161,17 @@ pub(crate) struct Global {
 
     /// Accept any server certificate (for tests: the traffic can be read
     /// and changed)
-    #[arg(long, env = "PUSHGATEWAY_INSECURE_SKIP_VERIFY", global = true)]
+    #[arg(
+        long,
+        env = "PUSHGATEWAY_INSECURE_SKIP_VERIFY",
+        value_parser = BoolishValueParser::new(),
+        global = true
+    )]
     pub(crate) insecure_skip_verify: bool,
 
-    /// Compress pushed bodies (Go gateways before 1.6 know only gzip)
+    /// Compress pushed bodies (Go gateways before 1.6 know only gzip); for
+    /// push, gauge, gauges and run only: delete, list and wipe send no body
+    /// and ignore it
     #[arg(
         long,
         env = "PUSHGATEWAY_COMPRESSION",
@@ -167,7 +184,13 @@ pub(crate) struct Global {
     pub(crate) compression: CompressionArg,
 
     /// Print what is pushed to standard error
-    #[arg(long, short = 'v', global = true)]
+    #[arg(
+        long,
+        short = 'v',
+        env = "PUSHGATEWAY_VERBOSE",
+        value_parser = BoolishValueParser::new(),
+        global = true
+    )]
     pub(crate) verbose: bool,
 }
 
@@ -239,7 +262,12 @@ pub(crate) enum Command {
                       \n  pushgw_run_last_failure_timestamp_seconds  when it last failed\n\n\
                       Push-add keeps the last success when a later run fails. pushgw exits with \
                       the command's status; a failed push is reported on standard error and \
-                      does not change it unless --fail-on-push-error is given.",
+                      does not change it unless --fail-on-push-error is given.\n\n\
+                      Signals do not stop pushgw before the push: SIGTERM and SIGHUP (kill, \
+                      timeout, systemd) are passed on to the command, SIGINT and SIGQUIT \
+                      (Ctrl-C, Ctrl-\\) reach it from the terminal; when it ends, its status \
+                      (130 for SIGINT, 143 for SIGTERM) is pushed as a failure and pushgw exits \
+                      with it.",
         after_help = "Example (crontab):\n  0 3 * * * pushgw run --job nightly_backup -g host=db1 -- /usr/local/bin/backup.sh"
     )]
     Run(RunArgs),
@@ -258,7 +286,8 @@ pub(crate) struct GroupArgs {
     )]
     pub(crate) job: String,
 
-    /// A grouping label (repeatable); an empty VALUE is allowed
+    /// A grouping label (repeatable, each label once); an empty VALUE is
+    /// allowed
     #[arg(
         long = "grouping",
         short = 'g',
@@ -296,7 +325,7 @@ pub(crate) struct GaugeArgs {
     #[arg(long, alias = "description", value_name = "TEXT", default_value = "")]
     pub(crate) help_text: String,
 
-    /// A label of the sample (repeatable)
+    /// A label of the sample (repeatable, each label once)
     #[arg(long, short = 'l', value_name = "LABEL=VALUE", value_parser = parse_pair)]
     pub(crate) label: Vec<(String, String)>,
 
@@ -403,36 +432,43 @@ pub(crate) fn parse_value(s: &str) -> Result<f64, String> {
     }
 }
 
-/// Parses `30s`, `500ms`, `2m`, `1h`, plain seconds, or `none`/`0` (no
-/// limit).
+/// Parses `30s`, `1.5s`, `500ms`, `2m`, `1h`, plain seconds (`30`), or
+/// `0`/`none` (no limit).
 fn parse_timeout(s: &str) -> Result<Timeout, String> {
+    const EXPECTED: &str =
+        "expected seconds (30), a number with a unit ms, s, m or h (1.5s, 500ms, 2m), \
+         or 0 or none for no limit";
     let t = s.trim();
     if t.eq_ignore_ascii_case("none") {
         return Ok(None);
     }
-    let (number, unit) = match t.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) => t.split_at(i),
-        None => (t, "s"),
-    };
-    let scale = match unit {
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let scale = match unit.trim() {
         "ms" => 0.001,
-        "s" => 1.0,
+        "" | "s" => 1.0,
         "m" => 60.0,
         "h" => 3600.0,
-        _ => return Err(format!("unknown unit in {s:?} (use ms, s, m or h)")),
+        other => {
+            return Err(if number.is_empty() {
+                format!("{s:?} is not a duration: {EXPECTED}")
+            } else {
+                format!("unknown unit {other:?} in {s:?}: {EXPECTED}")
+            })
+        }
     };
     let seconds = number
         .parse::<f64>()
-        .ok()
-        .filter(|n| n.is_finite() && *n >= 0.0)
-        .ok_or_else(|| format!("{s:?} is not a duration like 30s, 500ms or 2m"))?
+        .map_err(|_| format!("{s:?} is not a duration: {EXPECTED}"))?
         * scale;
     if seconds == 0.0 {
         return Ok(None);
     }
     Duration::try_from_secs_f64(seconds)
         .map(Some)
-        .map_err(|e| format!("{s:?}: {e}"))
+        .map_err(|_| format!("{s:?} is too long for a timeout"))
 }
 
 #[cfg(test)]
@@ -477,10 +513,39 @@ mod tests {
             parse_timeout("1.5").unwrap(),
             Some(Duration::from_millis(1500))
         );
+        assert_eq!(
+            parse_timeout("1.5s").unwrap(),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(parse_timeout("30").unwrap(), Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse_timeout(" 10 s ").unwrap(),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            parse_timeout("1h").unwrap(),
+            Some(Duration::from_secs(3600))
+        );
         assert_eq!(parse_timeout("none").unwrap(), None);
+        assert_eq!(parse_timeout("NONE").unwrap(), None);
         assert_eq!(parse_timeout("0").unwrap(), None);
-        for bad in ["", "s", "-1s", "10x", "abc"] {
-            assert!(parse_timeout(bad).is_err(), "{bad}");
+        assert_eq!(parse_timeout("0s").unwrap(), None);
+        for bad in [
+            "", "s", "-1s", "10x", "abc", "1e3", "1.2.3s", "1h30m", ".", "inf",
+        ] {
+            let err = parse_timeout(bad).unwrap_err();
+            assert!(err.contains("expected seconds (30)"), "{bad}: {err}");
         }
+        assert_eq!(
+            parse_timeout("10x").unwrap_err(),
+            "unknown unit \"x\" in \"10x\": expected seconds (30), a number with a unit \
+             ms, s, m or h (1.5s, 500ms, 2m), or 0 or none for no limit"
+        );
+        assert!(parse_timeout("soon")
+            .unwrap_err()
+            .starts_with("\"soon\" is not a duration"));
+        assert!(parse_timeout("99999999999999999999h")
+            .unwrap_err()
+            .contains("too long"));
     }
 }

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use pushgateway_client::{BlockingClient, Gauges, GroupStatus, Payload};
 
 use crate::args::{DeleteArgs, GaugeArgs, GaugesArgs, ListArgs, PushArgs};
-use crate::config::grouping_key;
+use crate::config::{grouping_key, no_duplicates};
 use crate::{input, Usage};
 
 /// `pushgw push`.
@@ -43,6 +43,7 @@ pub(crate) fn gauge(
     verbose: bool,
 ) -> anyhow::Result<()> {
     let key = grouping_key(&args.group)?;
+    no_duplicates(&args.label, "label")?;
     let mut gauges = Gauges::new(&args.name, &args.help_text);
     gauges.sample(args.value, args.label.iter().cloned());
     push_gauges(client, &key, &gauges, args.add, verbose)

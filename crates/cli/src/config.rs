@@ -10,16 +10,19 @@ use pushgateway_client::{BlockingClient, Client, Compression, GroupingKey, Retry
 use crate::args::{CompressionArg, Global, GroupArgs};
 use crate::Usage;
 
-/// Builds the client the global options describe.
-pub(crate) fn client(global: &Global) -> anyhow::Result<BlockingClient> {
+/// Builds the client the global options describe. `--compression` applies
+/// only if `pushes` (the subcommand sends bodies): it is a global option,
+/// and the client refuses to delete with compression.
+pub(crate) fn client(global: &Global, pushes: bool) -> anyhow::Result<BlockingClient> {
+    let compression = match global.compression {
+        CompressionArg::Gzip if pushes => Compression::Gzip,
+        CompressionArg::Snappy if pushes => Compression::Snappy,
+        _ => Compression::None,
+    };
     let mut builder = Client::builder(&global.gateway)
         .timeout(global.timeout)
         .retry(Retry::new(global.retries).initial_backoff(Duration::from_millis(500)))
-        .compression(match global.compression {
-            CompressionArg::None => Compression::None,
-            CompressionArg::Gzip => Compression::Gzip,
-            CompressionArg::Snappy => Compression::Snappy,
-        })
+        .compression(compression)
         .insecure_skip_verify(global.insecure_skip_verify);
     if let Some(auth) = &global.basic_auth {
         let (user, password) = match (auth.split_once(':'), &global.password_file) {
@@ -43,7 +46,8 @@ pub(crate) fn client(global: &Global) -> anyhow::Result<BlockingClient> {
     } else if let Some(file) = &global.bearer_token_file {
         builder = builder.bearer_token(read_secret(file, "bearer token file")?);
     }
-    for header in &global.headers {
+    // Blank entries (an empty line in PUSHGATEWAY_HEADERS) are skipped.
+    for header in global.headers.iter().filter(|h| !h.trim().is_empty()) {
         let Some((name, value)) = header.split_once(':') else {
             bail!(Usage(format!("--header needs NAME:VALUE, got {header:?}")));
         };
@@ -60,15 +64,23 @@ pub(crate) fn client(global: &Global) -> anyhow::Result<BlockingClient> {
 
 /// The grouping key of `--job` and `-g`; a label given twice is an error.
 pub(crate) fn grouping_key(group: &GroupArgs) -> anyhow::Result<GroupingKey> {
+    no_duplicates(&group.grouping, "grouping label")?;
     let mut key = GroupingKey::new(&group.job);
-    for (i, (name, value)) in group.grouping.iter().enumerate() {
-        if group.grouping[..i].iter().any(|(n, _)| n == name) {
-            bail!(Usage(format!("grouping label {name:?} is given twice")));
-        }
+    for (name, value) in &group.grouping {
         key = key.label(name, value);
     }
     key.validate()?;
     Ok(key)
+}
+
+/// Refuses a label name given twice (`what` names the option's labels).
+pub(crate) fn no_duplicates(labels: &[(String, String)], what: &str) -> anyhow::Result<()> {
+    for (i, (name, _)) in labels.iter().enumerate() {
+        if labels[..i].iter().any(|(n, _)| n == name) {
+            bail!(Usage(format!("{what} {name:?} is given twice")));
+        }
+    }
+    Ok(())
 }
 
 /// Reads a one-line secret, dropping the trailing line break.

@@ -42,7 +42,12 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<u8> {
-    let client = config::client(&cli.global)?;
+    // --compression is global; the subcommands without a body ignore it.
+    let pushes = !matches!(
+        cli.command,
+        Command::Delete(_) | Command::List(_) | Command::Wipe
+    );
+    let client = config::client(&cli.global, pushes)?;
     let verbose = cli.global.verbose;
     match &cli.command {
         Command::Push(args) => commands::push(&client, args, verbose)?,
@@ -65,8 +70,13 @@ fn exit_status(e: &anyhow::Error) -> u8 {
         }
         if let Some(client_error) = cause.downcast_ref::<Error>() {
             return match client_error {
-                Error::Status { .. } | Error::Redirect { .. } => 3,
-                Error::Connect(_) | Error::Timeout(_) | Error::Transport(_) => 4,
+                Error::Status { .. }
+                | Error::Redirect { .. }
+                | Error::MethodChangingRedirect { .. } => 3,
+                Error::Connect(_)
+                | Error::Certificate(_)
+                | Error::Timeout(_)
+                | Error::Transport(_) => 4,
                 Error::Io { .. } => 1,
                 _ => 2,
             };

@@ -1,5 +1,6 @@
 //! `pushgw run`: run a command, then push-add its duration, exit status and
-//! the time of its last success or failure.
+//! the time of its last success or failure; and, on Unix, the signal
+//! handling that keeps pushgw alive until the outcome is pushed.
 
 use std::fmt::Write as _;
 use std::process::{Command, ExitStatus};
@@ -18,9 +19,13 @@ pub(crate) fn run(client: &BlockingClient, args: &RunArgs, verbose: bool) -> any
         .command
         .split_first()
         .ok_or_else(|| crate::Usage("no command to run".into()))?;
+    // Caught before the command starts, so that no SIGTERM or Ctrl-C can
+    // kill pushgw between its start and the push; held (to the end of this
+    // function) until the push is done.
+    let mut guard = signals::Guard::catch();
     let started = Instant::now();
-    let code = match Command::new(program).args(rest).status() {
-        Ok(status) => exit_code(status),
+    let code = match Command::new(program).args(rest).spawn() {
+        Ok(mut child) => wait_result(guard.wait(&mut child), program),
         Err(e) => {
             eprintln!("pushgw: cannot run {}: {e}", program.to_string_lossy());
             if e.kind() == std::io::ErrorKind::NotFound {
@@ -48,6 +53,152 @@ pub(crate) fn run(client: &BlockingClient, args: &RunArgs, verbose: bool) -> any
         Err(e) => {
             eprintln!("pushgw: warning: pushing the run's outcome to {key} failed: {e:#}");
             Ok(code)
+        }
+    }
+}
+
+/// The exit code of a waited-for command (1 if waiting failed).
+fn wait_result(status: std::io::Result<ExitStatus>, program: &std::ffi::OsStr) -> u8 {
+    match status {
+        Ok(status) => exit_code(status),
+        Err(e) => {
+            eprintln!("pushgw: waiting for {}: {e}", program.to_string_lossy());
+            1
+        }
+    }
+}
+
+/// Unix signals while the command runs.
+///
+/// pushgw must outlive the command to push its outcome, so it never dies of
+/// SIGINT, SIGQUIT, SIGTERM or SIGHUP from the moment before the command
+/// starts until the push is done (the push is bounded by `--timeout`).
+/// SIGTERM and SIGHUP (from `kill`, `timeout`, systemd) are forwarded to
+/// the command. SIGINT and SIGQUIT are not: the terminal sends Ctrl-C and
+/// Ctrl-\ to the whole foreground process group, the command included, and
+/// a second copy could cut its clean-up short.
+///
+/// A signal that was ignored when pushgw started (`nohup`, a background job
+/// of a script) is left ignored, so the command inherits that as it would
+/// without pushgw (known on Linux, from `/proc/self/status`). The signals
+/// pushgw catches are back to their default handling in the command, as
+/// `exec` resets caught signals.
+#[cfg(unix)]
+mod signals {
+    use std::process::{Child, ExitStatus};
+    use std::sync::{Arc, Mutex};
+
+    use rustix::process::{Pid, Signal, WaitId, WaitIdOptions};
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    use signal_hook::iterator::{Handle, Signals};
+
+    /// Catches the signals from [`Guard::catch`] until dropped; forwards
+    /// SIGTERM and SIGHUP to the command while [`Guard::wait`] waits for it.
+    pub(super) struct Guard {
+        /// Caught signals not yet handed to the forwarding thread.
+        caught: Option<Signals>,
+        /// Closes the forwarding thread's signal iterator.
+        handle: Option<Handle>,
+    }
+
+    impl Guard {
+        /// Starts catching the signals that are not ignored (they queue up
+        /// until [`Guard::wait`]). If that fails, pushgw runs with the
+        /// default handling.
+        pub(super) fn catch() -> Guard {
+            let ignored = ignored_signals();
+            let wanted = [SIGINT, SIGQUIT, SIGTERM, SIGHUP]
+                .into_iter()
+                .filter(|&signal| ignored & (1 << (signal - 1)) == 0);
+            let caught = Signals::new(wanted)
+                .map_err(|e| eprintln!("pushgw: warning: cannot catch signals: {e}"))
+                .ok();
+            Guard {
+                caught,
+                handle: None,
+            }
+        }
+
+        /// Waits for `child` to exit, forwarding SIGTERM and SIGHUP to it
+        /// (signals caught since [`Guard::catch`] first). Forwarding stops
+        /// before the exited child is reaped, while its process ID cannot
+        /// have been reused.
+        pub(super) fn wait(&mut self, child: &mut Child) -> std::io::Result<ExitStatus> {
+            let Some(mut signals) = self.caught.take() else {
+                return child.wait();
+            };
+            let pid = Pid::from_child(child);
+            let target = Arc::new(Mutex::new(Some(pid)));
+            self.handle = Some(signals.handle());
+            let forwarded = target.clone();
+            std::thread::spawn(move || {
+                for signal in signals.forever() {
+                    let signal = match signal {
+                        SIGTERM => Signal::TERM,
+                        SIGHUP => Signal::HUP,
+                        _ => continue,
+                    };
+                    if let Ok(target) = forwarded.lock() {
+                        if let Some(pid) = *target {
+                            let _ = rustix::process::kill_process(pid, signal);
+                        }
+                    }
+                }
+            });
+            // Until it has exited (or waiting fails, which child.wait()
+            // below then reports); it stays unreaped.
+            let exited = || {
+                rustix::process::waitid(
+                    WaitId::Pid(pid),
+                    WaitIdOptions::EXITED | WaitIdOptions::NOWAIT,
+                )
+            };
+            while let Err(rustix::io::Errno::INTR) = exited() {}
+            if let Ok(mut target) = target.lock() {
+                *target = None;
+            }
+            child.wait()
+        }
+    }
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            if let Some(handle) = &self.handle {
+                handle.close();
+            }
+        }
+    }
+
+    /// The set of ignored signals (bit N-1 for signal N), from the `SigIgn`
+    /// line of `/proc/self/status`; none where that cannot be read.
+    fn ignored_signals() -> u64 {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find_map(|line| line.strip_prefix("SigIgn:"))
+                    .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+            })
+            .unwrap_or(0)
+    }
+}
+
+/// Signals are left alone where there are no Unix signals.
+#[cfg(not(unix))]
+mod signals {
+    use std::process::{Child, ExitStatus};
+
+    /// Does nothing.
+    pub(super) struct Guard;
+
+    impl Guard {
+        pub(super) fn catch() -> Guard {
+            Guard
+        }
+
+        pub(super) fn wait(&mut self, child: &mut Child) -> std::io::Result<ExitStatus> {
+            child.wait()
         }
     }
 }

@@ -32,14 +32,29 @@ both!(basic_auth_inline_and_from_a_password_file, |kind| {
         .env("PUSHGATEWAY_BASIC_AUTH", "ops")
         .env("PUSHGATEWAY_PASSWORD_FILE", &password)
         .success();
+    pushgw(&[
+        "gauge",
+        "-j",
+        "c",
+        "-n",
+        "x",
+        "1",
+        "--basic-auth",
+        "ops",
+        "--password-file",
+        password.to_str().unwrap(),
+    ])
+    .at(&gw)
+    .success();
     gw.expect_group(&[("job", "a")]);
     gw.expect_group(&[("job", "b")]);
+    gw.expect_group(&[("job", "c")]);
     let out = pushgw(&["list", "--basic-auth", "ops:wrong"])
         .at(&gw)
         .fails_with(3);
     assert!(out.stderr.contains("401"), "{}", out.stderr);
     pushgw(&["delete", "-j", "a"]).at(&gw).fails_with(3);
-    assert_eq!(gw.groups().len(), 2);
+    assert_eq!(gw.groups().len(), 3);
 });
 
 both!(tls_with_client_certificates, |kind| {
@@ -138,4 +153,49 @@ fn unusable_tls_files_exit_2() {
     let out = pushgw(&["list", "--gateway", "https://127.0.0.1:1", "--cert", junk]).output();
     assert_eq!(out.code, 2, "{out:#?}");
     assert!(out.stderr.contains("--key"), "{}", out.stderr);
+}
+
+#[test]
+fn a_password_in_basic_auth_and_a_password_file_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let password = dir.path().join("password");
+    std::fs::write(&password, "from-file\n").unwrap();
+    let password = password.to_str().unwrap();
+    let flags = pushgw(&[
+        "list",
+        "--gateway",
+        "127.0.0.1:1",
+        "--basic-auth",
+        "ops:inline",
+        "--password-file",
+        password,
+    ])
+    .fails_with(2);
+    let env = pushgw(&["list", "--gateway", "127.0.0.1:1"])
+        .env("PUSHGATEWAY_BASIC_AUTH", "ops:inline")
+        .env("PUSHGATEWAY_PASSWORD_FILE", password)
+        .fails_with(2);
+    for out in [flags, env] {
+        assert!(
+            out.stderr.contains(
+                "give the password in --basic-auth USER:PASSWORD or in --password-file, not both"
+            ),
+            "{}",
+            out.stderr
+        );
+    }
+    let out = pushgw(&[
+        "list",
+        "--gateway",
+        "127.0.0.1:1",
+        "--password-file",
+        password,
+    ])
+    .fails_with(2);
+    assert!(
+        out.stderr
+            .contains("--password-file needs --basic-auth USER"),
+        "{}",
+        out.stderr
+    );
 }

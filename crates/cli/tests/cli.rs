@@ -53,6 +53,24 @@ impl Pushgw {
         self
     }
 
+    /// Starts it with standard output and error piped, and returns the
+    /// running process.
+    pub(crate) fn spawn(mut self) -> std::process::Child {
+        self.command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        self.command.spawn().expect("start pushgw")
+    }
+
+    /// Puts it in a process group of its own, as a shell does with a job
+    /// (so that a signal to the group does not reach the tests).
+    pub(crate) fn own_process_group(mut self) -> Pushgw {
+        use std::os::unix::process::CommandExt as _;
+        self.command.process_group(0);
+        self
+    }
+
     /// Runs it to the end.
     pub(crate) fn output(mut self) -> Output {
         self.command

@@ -30,3 +30,22 @@ fn snappy_with_our_gateway() {
         .success();
     assert_eq!(samples(&gw.expect_group(&[("job", "sn")]), "x")[0].1, "1");
 }
+
+#[test]
+fn snappy_to_the_go_1_5_1_gateway_exits_3_with_its_message() {
+    let gw = Gateway::start(Kind::Go);
+    let out = pushgw(&["push", "-j", "sn", "--compression", "snappy"])
+        .at(&gw)
+        .stdin("x 1\n")
+        .fails_with(3);
+    assert!(out.stderr.contains("400 Bad Request"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("text format parsing error"),
+        "{}",
+        out.stderr
+    );
+    // delete ignores the global --compression (and 1.5.1 is fine with that).
+    pushgw(&["delete", "-j", "sn", "--compression", "snappy"])
+        .at(&gw)
+        .success();
+}

@@ -47,6 +47,11 @@ fn bad_usage_exits_2() {
     let cases: &[(&[&str], &str)] = &[
         (&["list", "--gateway", "ftp://x"], "invalid gateway URL"),
         (&["list", "--timeout", "soon"], "--timeout"),
+        (
+            &["list", "--timeout", "10x"],
+            "unknown unit \"x\" in \"10x\": expected seconds (30), a number with a unit",
+        ),
+        (&["list", "--timeout=-1s"], "0 or none for no limit"),
         (&["list", "--compression", "brotli"], "--compression"),
         (
             &["list", "--basic-auth", "user"],

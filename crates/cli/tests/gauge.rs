@@ -85,7 +85,13 @@ fn bad_input_exits_2_and_pushes_nothing() {
         ),
         (
             &["gauge", "-j", "j", "-g", "a=1", "-g", "a=2", "-n", "x", "1"],
-            "given twice",
+            "grouping label \"a\" is given twice",
+        ),
+        (
+            &[
+                "gauge", "-j", "j", "-n", "x", "-l", "table=a", "-l", "table=b", "1",
+            ],
+            "label \"table\" is given twice",
         ),
         (&["gauge", "-n", "x", "1"], "--job <JOB>"),
     ];

@@ -40,6 +40,7 @@ mod errors;
 mod gauge;
 mod gauges;
 mod list;
+mod options;
 mod push;
 mod run;
 mod wipe;

@@ -60,6 +60,9 @@ struct Inner {
     timeout: Option<Duration>,
     retry: Retry,
     compression: Compression,
+    /// Whether the default transport follows redirects (then a 301–303 for
+    /// a method other than `GET` is reported as such).
+    follow_redirects: bool,
     transport: Arc<dyn Transport>,
 }
 
@@ -109,8 +112,16 @@ impl Client {
         Ok(())
     }
 
-    /// `DELETE`: removes the group. Never compressed (it has no body).
+    /// `DELETE`: removes the group.
+    ///
+    /// Refused with [`Error::CompressionNotSupported`], before anything is
+    /// sent, when the client was built with compression (as Python's
+    /// `prometheus_client` does): use a client without compression to
+    /// delete.
     pub async fn delete(&self, key: &GroupingKey) -> Result<(), Error> {
+        if self.inner.compression != Compression::None {
+            return Err(Error::CompressionNotSupported);
+        }
         self.send(Method::DELETE, &key.path()?, None).await?;
         Ok(())
     }
@@ -199,7 +210,7 @@ impl Client {
                     .unwrap_or(Err(Error::Timeout(limit))),
                 None => inner.transport.send(request).await,
             }
-            .and_then(check_status);
+            .and_then(|response| check_status(response, &method, inner.follow_redirects));
             match outcome {
                 Err(e) if e.is_retryable() && retry < inner.retry.max_retries() => {
                     tokio::time::sleep(inner.retry.delay(retry)).await;
@@ -211,19 +222,35 @@ impl Client {
     }
 }
 
-/// Turns a non-2xx answer into an error.
-fn check_status(response: http::Response<Bytes>) -> Result<http::Response<Bytes>, Error> {
+/// Turns a non-2xx answer into an error. `follow_redirects` says whether
+/// the transport was asked to follow redirects, so that a 301–303 it did
+/// not follow for a `PUT`, `POST` or `DELETE` is reported as such.
+fn check_status(
+    response: http::Response<Bytes>,
+    method: &Method,
+    follow_redirects: bool,
+) -> Result<http::Response<Bytes>, Error> {
     let status = response.status();
     if status.is_success() {
         Ok(response)
     } else if status.is_redirection() {
-        Err(Error::Redirect {
-            status: status.as_u16(),
-            location: response
-                .headers()
-                .get(LOCATION)
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
-        })
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let keeps_method = matches!(*method, Method::GET | Method::HEAD);
+        if follow_redirects && !keeps_method && matches!(status.as_u16(), 301..=303) {
+            Err(Error::MethodChangingRedirect {
+                method: method.to_string(),
+                status: status.as_u16(),
+                location,
+            })
+        } else {
+            Err(Error::Redirect {
+                status: status.as_u16(),
+                location,
+            })
+        }
     } else {
         Err(Error::Status {
             status: status.as_u16(),
@@ -311,7 +338,10 @@ impl ClientBuilder {
         self
     }
 
-    /// The `Content-Encoding` of pushes. Default: none.
+    /// The `Content-Encoding` of pushes. Default: none. A client with
+    /// compression refuses [`Client::delete`]
+    /// ([`Error::CompressionNotSupported`]); [`Client::groups`] and
+    /// [`Client::wipe`] send no body and are not affected.
     pub fn compression(mut self, compression: Compression) -> ClientBuilder {
         self.compression = compression;
         self
@@ -385,8 +415,14 @@ impl ClientBuilder {
         self
     }
 
-    /// Follows redirects (up to 10), repeating the method and body. Off by
-    /// default: a redirected push is an [`Error::Redirect`].
+    /// Follows redirects (up to 10). Off by default: a redirected request is
+    /// an [`Error::Redirect`].
+    ///
+    /// When on, `PUT`, `POST` and `DELETE` follow only 307 and 308, which
+    /// repeat the method and body. A 301, 302 or 303 would be repeated as a
+    /// `GET` without body (so a push would "succeed" with nothing pushed);
+    /// it is not followed and is an [`Error::MethodChangingRedirect`].
+    /// `GET` ([`Client::groups`]) follows every redirect.
     pub fn follow_redirects(mut self, follow: bool) -> ClientBuilder {
         self.follow_redirects = follow;
         self
@@ -474,6 +510,7 @@ impl ClientBuilder {
             timeout: self.timeout,
             retry: self.retry,
             compression: self.compression,
+            follow_redirects: self.follow_redirects,
             transport,
         })
     }

@@ -1,8 +1,12 @@
-//! A stand-in gateway for the documentation examples: it answers 200 to
-//! every request and records what it got. Not part of the API.
+//! A stand-in gateway for the documentation examples and the tests of this
+//! crate and `pushgw`: it answers 200 to every request (or follows a
+//! script) and records what it got. Not part of the API: it exists only
+//! with the `fake-gateway` feature, which the crate's own dev-dependency
+//! turns on.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// One request the fake gateway received.
@@ -38,18 +42,34 @@ pub type Answer = (u16, Vec<(String, String)>);
 pub struct FakeGateway {
     url: String,
     requests: Arc<Mutex<Vec<RecordedRequest>>>,
+    connections: Arc<AtomicUsize>,
+}
+
+/// What the fake does with a connection.
+enum Mode {
+    /// Reads a request and answers it (over TLS with this config).
+    Answer(Option<Arc<rustls::ServerConfig>>),
+    /// Closes the connection at once, before any TLS or HTTP.
+    HangUp,
 }
 
 impl FakeGateway {
     /// Starts a plain HTTP fake.
     pub fn start() -> FakeGateway {
-        FakeGateway::serve(None, Vec::new())
+        FakeGateway::serve(Mode::Answer(None), Vec::new())
+    }
+
+    /// Starts a listener that accepts every connection and closes it at
+    /// once, without reading or answering: a TLS handshake with it fails
+    /// (a connection error), plain HTTP gets no answer.
+    pub fn start_hanging_up() -> FakeGateway {
+        FakeGateway::serve(Mode::HangUp, Vec::new())
     }
 
     /// Starts a plain HTTP fake that gives the `n`th request the `n`th
     /// answer of `script`, and 200 once the script is used up.
     pub fn start_scripted(script: Vec<Answer>) -> FakeGateway {
-        FakeGateway::serve(None, script)
+        FakeGateway::serve(Mode::Answer(None), script)
     }
 
     /// Starts an HTTPS fake with this server certificate and key (PEM),
@@ -85,28 +105,39 @@ impl FakeGateway {
         let config = builder
             .with_single_cert(certs, key)
             .expect("server certificate and key");
-        FakeGateway::serve(Some(Arc::new(config)), Vec::new())
+        FakeGateway::serve(Mode::Answer(Some(Arc::new(config))), Vec::new())
     }
 
-    fn serve(tls: Option<Arc<rustls::ServerConfig>>, script: Vec<Answer>) -> FakeGateway {
+    fn serve(mode: Mode, script: Vec<Answer>) -> FakeGateway {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let port = listener.local_addr().expect("local address").port();
-        let scheme = if tls.is_some() { "https" } else { "http" };
+        let scheme = match mode {
+            Mode::Answer(Some(_)) => "https",
+            _ => "http",
+        };
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let recorded = requests.clone();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (recorded, accepted) = (requests.clone(), connections.clone());
         std::thread::spawn(move || {
             let mut script = script.into_iter();
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
+                accepted.fetch_add(1, Ordering::SeqCst);
                 let answer = || script.next().unwrap_or((200, Vec::new()));
-                let result = match &tls {
-                    Some(config) => match rustls::ServerConnection::new(config.clone()) {
-                        Ok(conn) => {
-                            handle(rustls::StreamOwned::new(conn, stream), &recorded, answer)
+                let result = match &mode {
+                    Mode::HangUp => {
+                        drop(stream);
+                        Ok(())
+                    }
+                    Mode::Answer(None) => handle(stream, &recorded, answer),
+                    Mode::Answer(Some(config)) => {
+                        match rustls::ServerConnection::new(config.clone()) {
+                            Ok(conn) => {
+                                handle(rustls::StreamOwned::new(conn, stream), &recorded, answer)
+                            }
+                            Err(_) => continue,
                         }
-                        Err(_) => continue,
-                    },
-                    None => handle(stream, &recorded, answer),
+                    }
                 };
                 // A failed handshake or a dropped connection is the client's
                 // business; keep serving.
@@ -116,12 +147,19 @@ impl FakeGateway {
         FakeGateway {
             url: format!("{scheme}://127.0.0.1:{port}"),
             requests,
+            connections,
         }
     }
 
     /// The base URL, `http://127.0.0.1:<port>` (or `https://`).
     pub fn url(&self) -> String {
         self.url.clone()
+    }
+
+    /// The number of connections accepted so far, whether or not a request
+    /// came over them (a failed TLS handshake counts too).
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 
     /// The requests received so far, oldest first.

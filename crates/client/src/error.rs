@@ -79,11 +79,23 @@ pub enum Error {
     /// Metrics could not be encoded for the push.
     #[error("encoding metrics: {0}")]
     Encode(String),
+    /// `delete` was called on a client configured with compression. As in
+    /// Python's `prometheus_client`, compression is refused for `DELETE`
+    /// (which has no body) rather than silently dropped: delete with a
+    /// client built without compression. Nothing was sent.
+    #[error("compression is not supported for DELETE requests; delete with a client built without compression")]
+    CompressionNotSupported,
     /// The connection to the gateway could not be made (refused, DNS,
     /// TLS handshake). Retried when retries are on. The message includes
     /// the causes.
     #[error("cannot connect to the pushgateway: {0}")]
     Connect(BoxError),
+    /// The TLS handshake failed because a certificate was refused: the
+    /// gateway's (unknown CA, wrong name, expired) or the client's (none
+    /// given, or not trusted by the gateway). Never retried, since it would
+    /// fail the same way again. The message includes the causes.
+    #[error("cannot connect to the pushgateway: TLS certificate refused: {0}")]
+    Certificate(BoxError),
     /// The request did not complete within the configured timeout.
     #[error("the pushgateway did not answer within {0:?}")]
     Timeout(Duration),
@@ -93,9 +105,23 @@ pub enum Error {
     Transport(BoxError),
     /// The gateway answered with a redirect, which is not followed unless
     /// the client was built with `follow_redirects(true)`.
-    #[error("the pushgateway answered {status} redirecting to {location:?}; redirects are not followed unless enabled")]
+    #[error("the pushgateway answered {} {}; redirects are not followed unless enabled", status_line(*.status), redirect_target(location.as_deref()))]
     Redirect {
         /// The HTTP status (3xx).
+        status: u16,
+        /// The `Location` header, if any.
+        location: Option<String>,
+    },
+    /// With `follow_redirects(true)`, the gateway answered a `PUT`, `POST` or
+    /// `DELETE` with 301, 302 or 303. HTTP clients repeat those as a `GET`
+    /// without body, so following one would report success with nothing
+    /// pushed; only 307 and 308, which keep the method and body, are
+    /// followed for these methods.
+    #[error("the pushgateway answered the {method} with {} {}; not followed, since it would be repeated as a GET without body (only 307 and 308 keep the method and body)", status_line(*.status), redirect_target(location.as_deref()))]
+    MethodChangingRedirect {
+        /// The method of the redirected request.
+        method: String,
+        /// The HTTP status (301, 302 or 303).
         status: u16,
         /// The `Location` header, if any.
         location: Option<String>,
@@ -113,11 +139,13 @@ pub enum Error {
 }
 
 impl Error {
-    /// The HTTP status the gateway answered with, for [`Error::Status`] and
-    /// [`Error::Redirect`].
+    /// The HTTP status the gateway answered with, for [`Error::Status`],
+    /// [`Error::Redirect`] and [`Error::MethodChangingRedirect`].
     pub fn status(&self) -> Option<u16> {
         match self {
-            Error::Status { status, .. } | Error::Redirect { status, .. } => Some(*status),
+            Error::Status { status, .. }
+            | Error::Redirect { status, .. }
+            | Error::MethodChangingRedirect { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -131,7 +159,7 @@ impl Error {
     }
 
     /// Whether the retry policy retries after this error: connection
-    /// failures and 5xx answers.
+    /// failures (except refused certificates) and 5xx answers.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Connect(_) => true,
@@ -145,7 +173,7 @@ impl Error {
     pub fn is_unreachable(&self) -> bool {
         matches!(
             self,
-            Error::Connect(_) | Error::Timeout(_) | Error::Transport(_)
+            Error::Connect(_) | Error::Certificate(_) | Error::Timeout(_) | Error::Transport(_)
         )
     }
 
@@ -161,6 +189,14 @@ impl Error {
             message: message.into(),
             source: source.into(),
         }
+    }
+}
+
+/// `redirecting to "LOCATION"`, or that there was none.
+fn redirect_target(location: Option<&str>) -> String {
+    match location {
+        Some(location) => format!("redirecting to {location:?}"),
+        None => "without a Location".to_owned(),
     }
 }
 
@@ -194,6 +230,32 @@ mod tests {
     }
 
     #[test]
+    fn redirect_errors_name_status_and_location() {
+        let e = Error::Redirect {
+            status: 307,
+            location: Some("/elsewhere".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "the pushgateway answered 307 Temporary Redirect redirecting to \"/elsewhere\"; \
+             redirects are not followed unless enabled"
+        );
+        let e = Error::MethodChangingRedirect {
+            method: "PUT".into(),
+            status: 301,
+            location: None,
+        };
+        assert!(
+            e.to_string().starts_with(
+                "the pushgateway answered the PUT with 301 Moved Permanently without a Location; \
+                 not followed"
+            ),
+            "{e}"
+        );
+        assert_eq!(e.status(), Some(301));
+    }
+
+    #[test]
     fn retryable_errors_are_connect_and_5xx() {
         let connect = Error::Connect("refused".into());
         assert!(connect.is_retryable());
@@ -205,5 +267,9 @@ mod tests {
         assert!(unavailable.is_retryable());
         assert!(!Error::Timeout(Duration::from_secs(1)).is_retryable());
         assert!(!Error::EmptyJob.is_retryable());
+        let certificate = Error::Certificate("invalid peer certificate: UnknownIssuer".into());
+        assert!(!certificate.is_retryable());
+        assert!(certificate.is_unreachable());
+        assert!(!Error::CompressionNotSupported.is_retryable());
     }
 }

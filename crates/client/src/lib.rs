@@ -187,6 +187,10 @@ mod payload;
 mod retry;
 mod transport;
 
+/// The fake gateway of the documentation examples and tests; only with the
+/// internal `fake-gateway` feature, which the crate's dev-dependency on
+/// itself turns on.
+#[cfg(feature = "fake-gateway")]
 #[doc(hidden)]
 #[path = "doctest.rs"]
 pub mod __doctest;

@@ -84,8 +84,10 @@ impl Payload {
 /// The `Content-Encoding` of pushed bodies.
 ///
 /// Debian's Go Pushgateway 1.5.1 understands only gzip; Go 1.6+ and this
-/// workspace's gateway also take snappy (framed format). DELETE requests
-/// carry no body and are never compressed.
+/// workspace's gateway also take snappy (framed format); 1.5.1 reads a
+/// snappy body as text and answers 400. As in Python's `prometheus_client`,
+/// a client with compression refuses `delete`
+/// ([`Error::CompressionNotSupported`](crate::Error::CompressionNotSupported)).
 ///
 /// ```
 /// use pushgateway_client::Compression;

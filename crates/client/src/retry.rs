@@ -1,5 +1,5 @@
 //! The retry policy: exponential backoff with jitter, for connection
-//! failures and 5xx answers only.
+//! failures (other than refused certificates) and 5xx answers only.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -11,8 +11,10 @@ use std::time::Duration;
 /// answer is sent again after a delay that doubles with each attempt (from
 /// `initial_backoff`, capped at `max_backoff`), of which a random half is
 /// taken off ("equal jitter") so that many clients do not retry in step.
-/// Timeouts and 4xx answers are not retried: a timed-out push may have
-/// arrived, and a refused one would be refused again.
+/// Timeouts, 4xx answers and refused TLS certificates
+/// ([`Error::Certificate`](crate::Error::Certificate)) are not retried: a
+/// timed-out push may have arrived, and a refused one would be refused
+/// again.
 ///
 /// ```
 /// use std::time::Duration;

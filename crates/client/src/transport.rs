@@ -19,7 +19,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 ///
 /// Implement it to reach a gateway through something the default transport
 /// does not do (a Unix socket, a proxy with its own protocol, a test fake).
-/// Report failures to connect as [`Error::Connect`] (those are retried) and
+/// Report failures to connect as [`Error::Connect`] (those are retried),
+/// a refused TLS certificate as [`Error::Certificate`] (not retried) and
 /// later failures as [`Error::Transport`]; an HTTP error status is not a
 /// failure here, return the response.
 ///
@@ -70,52 +71,87 @@ impl TlsSettings {
     }
 }
 
+/// The most redirects followed for one request.
+const MAX_REDIRECTS: usize = 10;
+
 /// The default transport: a reqwest client with rustls.
+///
+/// reqwest's redirect policy does not see the method, and reqwest repeats a
+/// `PUT`, `POST` or `DELETE` redirected with 301, 302 or 303 as a `GET`
+/// without body. So when redirects are followed there are two clients:
+/// `GET` and `HEAD` follow every redirect, other methods only 307 and 308
+/// (the 301–303 answer is returned, and the client reports it).
 #[derive(Debug)]
 pub(crate) struct ReqwestTransport {
-    client: reqwest::Client,
+    /// For `GET` and `HEAD`.
+    get_head: reqwest::Client,
+    /// For every other method (a clone of `get_head` when redirects are not
+    /// followed).
+    other_methods: reqwest::Client,
 }
 
 impl ReqwestTransport {
     pub(crate) fn new(tls: &TlsSettings, follow_redirects: bool) -> Result<Self, Error> {
-        let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
-            .user_agent(concat!("pushgateway-client/", env!("CARGO_PKG_VERSION")))
-            .redirect(if follow_redirects {
-                reqwest::redirect::Policy::limited(10)
-            } else {
-                reqwest::redirect::Policy::none()
+        use reqwest::redirect::Policy;
+        if !follow_redirects {
+            let client = client(tls, Policy::none())?;
+            return Ok(ReqwestTransport {
+                get_head: client.clone(),
+                other_methods: client,
             });
-        if let Some(pem) = &tls.ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| Error::tls("reading the CA certificates", Some(e.into())))?;
-            if certs.is_empty() {
-                return Err(Error::tls("no certificate found in the CA file", None));
-            }
-            builder = builder.tls_built_in_root_certs(false);
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
         }
-        if let Some((cert, key)) = &tls.identity_pem {
-            let mut pem = cert.clone();
-            if !pem.ends_with(b"\n") {
-                pem.push(b'\n');
+        let keep_method = Policy::custom(|attempt| {
+            if attempt.previous().len() > MAX_REDIRECTS {
+                attempt.error("too many redirects")
+            } else if matches!(attempt.status().as_u16(), 307 | 308) {
+                attempt.follow()
+            } else {
+                attempt.stop()
             }
-            pem.extend_from_slice(key);
-            let identity = reqwest::Identity::from_pem(&pem).map_err(|e| {
-                Error::tls("reading the client certificate and key", Some(e.into()))
-            })?;
-            builder = builder.identity(identity);
-        }
-        if tls.insecure_skip_verify {
-            builder = builder.danger_accept_invalid_certs(true);
-        }
-        let client = builder
-            .build()
-            .map_err(|e| Error::tls("building the HTTP client", Some(e.into())))?;
-        Ok(ReqwestTransport { client })
+        });
+        Ok(ReqwestTransport {
+            get_head: client(tls, Policy::limited(MAX_REDIRECTS))?,
+            other_methods: client(tls, keep_method)?,
+        })
     }
+}
+
+/// A reqwest client with these TLS settings and redirect policy.
+fn client(
+    tls: &TlsSettings,
+    redirect: reqwest::redirect::Policy,
+) -> Result<reqwest::Client, Error> {
+    let mut builder = reqwest::Client::builder()
+        .use_rustls_tls()
+        .user_agent(concat!("pushgateway-client/", env!("CARGO_PKG_VERSION")))
+        .redirect(redirect);
+    if let Some(pem) = &tls.ca_pem {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| Error::tls("reading the CA certificates", Some(e.into())))?;
+        if certs.is_empty() {
+            return Err(Error::tls("no certificate found in the CA file", None));
+        }
+        builder = builder.tls_built_in_root_certs(false);
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    if let Some((cert, key)) = &tls.identity_pem {
+        let mut pem = cert.clone();
+        if !pem.ends_with(b"\n") {
+            pem.push(b'\n');
+        }
+        pem.extend_from_slice(key);
+        let identity = reqwest::Identity::from_pem(&pem)
+            .map_err(|e| Error::tls("reading the client certificate and key", Some(e.into())))?;
+        builder = builder.identity(identity);
+    }
+    if tls.insecure_skip_verify {
+        builder = builder.danger_accept_invalid_certs(true);
+    }
+    builder
+        .build()
+        .map_err(|e| Error::tls("building the HTTP client", Some(e.into())))
 }
 
 impl Transport for ReqwestTransport {
@@ -126,7 +162,11 @@ impl Transport for ReqwestTransport {
         Box::pin(async move {
             let request = reqwest::Request::try_from(request.map(reqwest::Body::from))
                 .map_err(|e| Error::Transport(e.into()))?;
-            let response = self.client.execute(request).await.map_err(classify)?;
+            let client = match *request.method() {
+                http::Method::GET | http::Method::HEAD => &self.get_head,
+                _ => &self.other_methods,
+            };
+            let response = client.execute(request).await.map_err(classify)?;
             let mut builder = http::Response::builder()
                 .status(response.status())
                 .version(response.version());
@@ -139,10 +179,12 @@ impl Transport for ReqwestTransport {
     }
 }
 
-/// Maps a reqwest error to [`Error::Connect`] or [`Error::Transport`],
-/// keeping the causes (reqwest's own message only names the URL).
+/// Maps a reqwest error to [`Error::Certificate`], [`Error::Connect`] or
+/// [`Error::Transport`], keeping the causes (reqwest's own message only
+/// names the URL).
 fn classify(e: reqwest::Error) -> Error {
     let connect = e.is_connect();
+    let certificate = refuses_certificate(&e);
     let mut causes = Vec::new();
     let mut source = std::error::Error::source(&e);
     while let Some(cause) = source {
@@ -158,9 +200,53 @@ fn classify(e: reqwest::Error) -> Error {
     } else {
         causes.join(": ")
     };
-    if connect {
+    if certificate {
+        Error::Certificate(message.into())
+    } else if connect {
         Error::Connect(message.into())
     } else {
         Error::Transport(message.into())
+    }
+}
+
+/// Whether `e` or one of its causes is a TLS failure over a certificate:
+/// the gateway's did not verify, or the gateway refused ours.
+fn refuses_certificate(e: &(dyn std::error::Error + 'static)) -> bool {
+    use rustls::AlertDescription as Alert;
+    let mut source = Some(e);
+    while let Some(cause) = source {
+        if let Some(tls) = rustls_error(cause) {
+            return match tls {
+                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => {
+                    true
+                }
+                rustls::Error::AlertReceived(alert) => matches!(
+                    alert,
+                    Alert::BadCertificate
+                        | Alert::UnsupportedCertificate
+                        | Alert::CertificateRevoked
+                        | Alert::CertificateExpired
+                        | Alert::CertificateUnknown
+                        | Alert::UnknownCA
+                        | Alert::CertificateRequired
+                ),
+                _ => false,
+            };
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// The rustls error `e` is, or wraps in (nested) `io::Error`s: tokio-rustls
+/// and hyper-util report it that way, and an `io::Error`'s `source` skips
+/// the error it wraps.
+fn rustls_error<'a>(mut e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    loop {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        let inner = e.downcast_ref::<std::io::Error>()?.get_ref()?;
+        e = inner;
     }
 }

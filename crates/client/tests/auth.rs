@@ -104,6 +104,7 @@ both!(tls_without_a_client_certificate_is_refused, |kind| {
         .unwrap();
     let err = client.push(&key(), &payload()).await.unwrap_err();
     assert!(err.is_unreachable(), "{err:?}");
+    assert!(matches!(err, Error::Certificate(_)), "{err:?}");
     assert!(gw.groups().is_empty());
 });
 
@@ -122,7 +123,8 @@ both!(an_untrusted_server_certificate_is_refused, |kind| {
         .build()
         .unwrap();
     let err = client.push(&key(), &payload()).await.unwrap_err();
-    assert!(matches!(err, Error::Connect(_)), "{err:?}");
+    assert!(matches!(err, Error::Certificate(_)), "{err:?}");
+    assert!(!err.is_retryable(), "{err:?}");
     assert!(gw.groups().is_empty());
 });
 

@@ -1,8 +1,8 @@
-//! Compressed pushes: gzip everywhere, snappy where the gateway has it,
-//! and never on DELETE.
+//! Compressed pushes: gzip everywhere, snappy where the gateway has it (a
+//! clear 400 where it does not), and DELETE refused with compression.
 
 use pushgateway_client::__doctest::FakeGateway;
-use pushgateway_client::{Client, Compression, GroupingKey, Payload};
+use pushgateway_client::{Client, Compression, Error, GroupingKey, Payload};
 
 use crate::util::{family_type, samples, Gateway, Kind};
 
@@ -28,7 +28,8 @@ both!(gzip_pushes_arrive, |kind| {
     let group = gw.expect_group(&[("job", "gz")]);
     assert_eq!(samples(&group, "text_metric")[0].1, "1");
     assert_eq!(family_type(&group, "proto_metric"), "COUNTER");
-    client.delete(&GroupingKey::new("gz")).await.unwrap();
+    let plain = Client::new(gw.url()).unwrap();
+    plain.delete(&GroupingKey::new("gz")).await.unwrap();
     assert!(gw.groups().is_empty());
 });
 
@@ -51,7 +52,54 @@ async fn snappy_pushes_arrive_at_our_gateway() {
 }
 
 #[tokio::test]
-async fn delete_is_never_compressed() {
+async fn snappy_to_the_go_1_5_1_gateway_is_a_400_with_its_message() {
+    // 1.5.1 does not know `Content-Encoding: snappy` and parses the
+    // compressed bytes as text.
+    let gw = Gateway::start(Kind::Go);
+    let client = Client::builder(gw.url())
+        .compression(Compression::Snappy)
+        .build()
+        .unwrap();
+    let err = client
+        .push(&GroupingKey::new("snappy"), &Payload::text("x 1\n"))
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, Error::Status { status: 400, .. }), "{err:?}");
+    assert_eq!(err.status(), Some(400));
+    let body = err.body().unwrap();
+    assert!(body.contains("text format parsing error"), "{body}");
+    assert!(err.to_string().contains(body), "{err}");
+    assert!(gw.groups().is_empty());
+}
+
+#[tokio::test]
+async fn delete_with_compression_is_refused_without_sending() {
+    let fake = FakeGateway::start();
+    for compression in [Compression::Gzip, Compression::Snappy] {
+        let client = Client::builder(fake.url())
+            .compression(compression)
+            .build()
+            .unwrap();
+        let err = client.delete(&GroupingKey::new("j")).await.unwrap_err();
+        assert!(matches!(err, Error::CompressionNotSupported), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains("compression is not supported for DELETE requests"),
+            "{err}"
+        );
+    }
+    let blocking = Client::builder(fake.url())
+        .compression(Compression::Gzip)
+        .build_blocking()
+        .unwrap();
+    let err = blocking.delete(&GroupingKey::new("j")).unwrap_err();
+    assert!(matches!(err, Error::CompressionNotSupported), "{err:?}");
+    assert_eq!(fake.connections(), 0);
+    assert!(fake.requests().is_empty());
+}
+
+#[tokio::test]
+async fn pushes_are_compressed_and_the_rest_is_not() {
     let fake = FakeGateway::start();
     let client = Client::builder(fake.url())
         .compression(Compression::Snappy)
@@ -61,11 +109,11 @@ async fn delete_is_never_compressed() {
         .push(&GroupingKey::new("j"), &Payload::text("x 1\n"))
         .await
         .unwrap();
-    client.delete(&GroupingKey::new("j")).await.unwrap();
+    client.wipe().await.unwrap();
     let requests = fake.requests();
     assert_eq!(requests[0].header("content-encoding"), Some("snappy"));
     assert_ne!(requests[0].body, b"x 1\n");
-    assert_eq!(requests[1].method, "DELETE");
+    assert_eq!(requests[1].path, "/api/v1/admin/wipe");
     assert_eq!(requests[1].header("content-encoding"), None);
     assert!(requests[1].body.is_empty());
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use pushgateway_client::__doctest::FakeGateway;
 use pushgateway_client::{Client, Error, GroupingKey, Payload, Retry};
 
-use crate::util::{Gateway, Silent};
+use crate::util::{Gateway, Silent, Tls};
 
 const PREFIX: &str = "pushed metrics are invalid or inconsistent with existing metrics";
 
@@ -31,7 +31,12 @@ both!(
         assert_eq!(err.status(), Some(400), "{err}");
         let body = err.body().unwrap();
         assert!(body.starts_with(PREFIX), "{body}");
-        assert!(body.contains("is not a COUNTER"), "{body}");
+        // Go checks the two groups in random (map) order, so it complains
+        // about either family.
+        assert!(
+            body.contains("is not a COUNTER") || body.contains("is not a GAUGE"),
+            "{body}"
+        );
         assert!(err.to_string().contains("400 Bad Request"), "{err}");
     }
 );
@@ -185,6 +190,158 @@ async fn redirects_are_followed_with_method_and_body_when_asked() {
     assert_eq!(requests[1].method, "POST");
     assert_eq!(requests[1].path, "/elsewhere/metrics/job/j");
     assert_eq!(requests[1].body, b"x 1\n");
+}
+
+#[tokio::test]
+async fn redirects_are_followed_for_307_with_method_and_body() {
+    let fake = FakeGateway::start_scripted(vec![redirect(307, "/elsewhere/metrics/job/j")]);
+    let client = Client::builder(fake.url())
+        .follow_redirects(true)
+        .build()
+        .unwrap();
+    client
+        .push(&GroupingKey::new("j"), &Payload::text("x 1\n"))
+        .await
+        .unwrap();
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[1].method, "PUT");
+    assert_eq!(requests[1].path, "/elsewhere/metrics/job/j");
+    assert_eq!(requests[1].body, b"x 1\n");
+    assert_eq!(
+        requests[1].header("content-type"),
+        requests[0].header("content-type")
+    );
+}
+
+/// reqwest would repeat these as a GET without body: the push would
+/// "succeed" with nothing pushed.
+#[tokio::test]
+async fn method_changing_redirects_are_not_followed_and_name_the_redirect() {
+    for status in [301, 302, 303] {
+        let fake = FakeGateway::start_scripted(vec![redirect(status, "/elsewhere/metrics/job/j")]);
+        let client = Client::builder(fake.url())
+            .follow_redirects(true)
+            .build()
+            .unwrap();
+        let err = client
+            .push(&GroupingKey::new("j"), &Payload::text("x 1\n"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                Error::MethodChangingRedirect { method, status: s, location: Some(l) }
+                    if method == "PUT" && *s == status && l == "/elsewhere/metrics/job/j"
+            ),
+            "{status}: {err:?}"
+        );
+        assert_eq!(err.status(), Some(status));
+        let message = err.to_string();
+        assert!(message.contains(&status.to_string()), "{message}");
+        assert!(message.contains("/elsewhere/metrics/job/j"), "{message}");
+        assert!(message.contains("GET without body"), "{message}");
+        assert_eq!(fake.requests().len(), 1, "{status}");
+    }
+    let fake = FakeGateway::start_scripted(vec![redirect(301, "/elsewhere")]);
+    let client = Client::builder(fake.url())
+        .follow_redirects(true)
+        .build()
+        .unwrap();
+    let err = client.delete(&GroupingKey::new("j")).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::MethodChangingRedirect { method, status: 301, .. } if method == "DELETE"),
+        "{err:?}"
+    );
+    assert_eq!(fake.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn endless_307_redirects_stop() {
+    let fake = FakeGateway::start_scripted(vec![redirect(307, "/again"); 20]);
+    let client = Client::builder(fake.url())
+        .follow_redirects(true)
+        .build()
+        .unwrap();
+    let err = client
+        .push_add(&GroupingKey::new("j"), &Payload::text("x 1\n"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("too many redirects"), "{err}");
+    assert_eq!(fake.requests().len(), 11);
+}
+
+/// The fake accepts TCP connections and closes them at once, so every TLS
+/// handshake fails: a connection error, retried like a refused connection.
+#[tokio::test]
+async fn connection_errors_are_retried_and_counted() {
+    let fake = FakeGateway::start_hanging_up();
+    let https = fake.url().replace("http://", "https://");
+    let client = Client::builder(&https)
+        .retry(fast_retries(3))
+        .build()
+        .unwrap();
+    let err = client
+        .push(&GroupingKey::new("j"), &Payload::text("x 1\n"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Connect(_)), "{err:?}");
+    assert_eq!(fake.connections(), 4, "one attempt and three retries");
+
+    let client = Client::new(&https).unwrap();
+    let err = client.delete(&GroupingKey::new("j")).await.unwrap_err();
+    assert!(matches!(err, Error::Connect(_)), "{err:?}");
+    assert_eq!(fake.connections(), 5, "no retries by default");
+}
+
+#[tokio::test]
+async fn an_untrusted_server_certificate_is_not_retried() {
+    let tls = Tls::generate();
+    let fake = FakeGateway::start_tls(&tls.server_cert_pem, &tls.server_key_pem, None);
+    let client = Client::builder(fake.url())
+        .ca_pem(Tls::unrelated_ca_pem())
+        .retry(fast_retries(3))
+        .build()
+        .unwrap();
+    let err = client
+        .push(&GroupingKey::new("j"), &Payload::text("x 1\n"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Certificate(_)), "{err:?}");
+    assert!(!err.is_retryable() && err.is_unreachable());
+    let message = err.to_string();
+    assert!(message.contains("TLS certificate refused"), "{message}");
+    assert!(message.contains("UnknownIssuer"), "{message}");
+    assert_eq!(fake.connections(), 1);
+
+    // Trusting the right CA works, so the failure was the certificate's.
+    let client = Client::builder(fake.url())
+        .ca_pem(tls.ca_pem.clone())
+        .build()
+        .unwrap();
+    client
+        .push(&GroupingKey::new("j"), &Payload::text("x 1\n"))
+        .await
+        .unwrap();
+    assert_eq!(fake.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_missing_client_certificate_is_not_retried() {
+    let tls = Tls::generate();
+    let fake = FakeGateway::start_tls(&tls.server_cert_pem, &tls.server_key_pem, Some(&tls.ca_pem));
+    let client = Client::builder(fake.url())
+        .ca_pem(tls.ca_pem.clone())
+        .retry(fast_retries(3))
+        .build()
+        .unwrap();
+    let err = client
+        .push(&GroupingKey::new("j"), &Payload::text("x 1\n"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Certificate(_)), "{err:?}");
+    assert_eq!(fake.connections(), 1);
+    assert!(fake.requests().is_empty());
 }
 
 #[tokio::test]
