@@ -14,7 +14,9 @@
 //! 3. scrape time and size of `/metrics` at those sizes, plain and gzip;
 //! 4. resident memory per stored series;
 //! 5. push p99 while a scraper pulls `/metrics` every second at the largest size;
-//! 6. start-up time with the largest size persisted (ours).
+//! 6. start-up time with the largest size persisted (ours): from the
+//!    write-ahead log after a kill, and from the snapshot after a clean stop;
+//! 7. the web UI's groups page with 10,000 small groups (1,000 in short runs).
 //!
 //! The Go gateway checks every push against its whole store, which makes
 //! filling it to large sizes slow; it is filled with its check disabled and
@@ -171,6 +173,12 @@ impl Gateway {
             .map_or(0, |kb| kb * 1024)
     }
 
+    /// Kills the process with SIGKILL, as a crash would.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     fn terminate(&mut self) -> Result<()> {
         Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
@@ -213,8 +221,35 @@ fn bench_body(n: u64) -> Vec<u8> {
     body.into_bytes()
 }
 
-/// Pushes `groups` fill groups on several connections.
-async fn fill(port: u16, groups: u64, expect: u16) -> Result<()> {
+/// A one-gauge group for the web UI scenario (many small groups).
+fn small_body(group: u64) -> Vec<u8> {
+    format!(
+        "# TYPE ui_metric gauge\nui_metric{{shard=\"{}\"}} {group}\n",
+        group % 7
+    )
+    .into_bytes()
+}
+
+/// How to fill a gateway: how many groups, and the body of each.
+#[derive(Clone, Copy)]
+struct Fill {
+    groups: u64,
+    body: fn(u64) -> Vec<u8>,
+}
+
+impl Fill {
+    /// Groups of 100 series making `series` in all.
+    fn series(series: u64) -> Fill {
+        Fill {
+            groups: series / 100,
+            body: fill_body,
+        }
+    }
+}
+
+/// Pushes the fill groups on several connections.
+async fn fill(port: u16, what: Fill, expect: u16) -> Result<()> {
+    let Fill { groups, body } = what;
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..8 {
@@ -231,7 +266,7 @@ async fn fill(port: u16, groups: u64, expect: u16) -> Result<()> {
                         "PUT",
                         &format!("/metrics/job/fill/instance/g{g}"),
                         &[],
-                        &fill_body(g),
+                        &body(g),
                     )
                     .await?;
                 if r.status != expect {
@@ -246,20 +281,19 @@ async fn fill(port: u16, groups: u64, expect: u16) -> Result<()> {
     Ok(())
 }
 
-/// A gateway holding `series` fill series, started normally; with the time
-/// the fill took, or `None` when it did not fit the budget.
+/// A gateway holding the fill, started normally; with the time the fill
+/// took, or `None` when it did not fit the budget.
 async fn filled(
     kind: Kind,
     binary: &PathBuf,
-    series: u64,
+    what: Fill,
     budget: Duration,
     extra: &[String],
 ) -> Result<Option<(Gateway, Duration)>> {
-    let groups = series / 100;
     let started = Instant::now();
-    if kind == Kind::Ours || groups == 0 {
+    if kind == Kind::Ours || what.groups == 0 {
         let gw = Gateway::start(kind, binary, extra).await?;
-        fill(gw.port, groups, 200).await?;
+        fill(gw.port, what, 200).await?;
         return Ok(Some((gw, started.elapsed())));
     }
     // Go: fill without its O(store) check into a persistence file, then
@@ -275,7 +309,7 @@ async fn filled(
         &[persist.clone(), "--push.disable-consistency-check".into()],
     )
     .await?;
-    let loaded = tokio::time::timeout(budget, fill(loader.port, groups, 202)).await;
+    let loaded = tokio::time::timeout(budget, fill(loader.port, what, 202)).await;
     if loaded.is_err() {
         return Ok(None);
     }
@@ -327,20 +361,35 @@ async fn latency(port: u16, samples: usize, budget: Duration) -> Result<Vec<f64>
 
 /// Scrape duration (median of `n`) and size.
 async fn scrape(port: u16, gzip: bool, n: usize) -> Result<(f64, usize)> {
-    let mut times = Vec::new();
-    let mut size = 0;
     let headers: &[(&str, &str)] = if gzip {
         &[("Accept-Encoding", "gzip")]
     } else {
         &[]
     };
+    get_median(port, "/metrics", headers, n).await
+}
+
+/// Time to fetch a page (median of `n`) and its size.
+async fn fetch_median(port: u16, path: &str, n: usize) -> Result<(f64, usize)> {
+    get_median(port, path, &[], n).await
+}
+
+/// Median duration of `n` GETs on fresh connections, and the size.
+async fn get_median(
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+    n: usize,
+) -> Result<(f64, usize)> {
+    let mut times = Vec::new();
+    let mut size = 0;
     for _ in 0..n {
         let mut conn = Conn::open(port).await?;
         let t = Instant::now();
-        let r = conn.send("GET", "/metrics", headers, b"").await?;
+        let r = conn.send("GET", path, headers, b"").await?;
         times.push(t.elapsed().as_secs_f64());
         if r.status != 200 {
-            bail!("scrape answered {}", r.status);
+            bail!("GET {path} answered {}", r.status);
         }
         size = r.len;
     }
@@ -525,7 +574,8 @@ async fn main() -> Result<()> {
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 gw.rss()
             };
-            let Some((gw, fill_time)) = filled(*kind, bin, size, o.go_fill_budget, &[]).await?
+            let Some((gw, fill_time)) =
+                filled(*kind, bin, Fill::series(size), o.go_fill_budget, &[]).await?
             else {
                 per.insert(
                     kind.name().into(),
@@ -660,7 +710,7 @@ async fn main() -> Result<()> {
         let Some((mut gw, _)) = filled(
             Kind::Ours,
             &o.ours,
-            largest,
+            Fill::series(largest),
             o.go_fill_budget,
             std::slice::from_ref(&flag),
         )
@@ -668,20 +718,59 @@ async fn main() -> Result<()> {
         else {
             bail!("could not fill ours");
         };
+        // First a crash: everything is in the write-ahead log (the snapshot
+        // interval has not passed), so start-up replays it.
+        gw.kill();
+        let started = Instant::now();
+        let mut gw = Gateway::start(Kind::Ours, &o.ours, std::slice::from_ref(&flag)).await?;
+        let replay = started.elapsed().as_secs_f64();
+        // Then a clean stop, which writes a snapshot; start-up loads it.
         gw.terminate()?;
         let started = Instant::now();
         let gw = Gateway::start(Kind::Ours, &o.ours, &[flag]).await?;
         let startup = started.elapsed().as_secs_f64();
         drop(gw);
         results["startup_seconds_with_persisted_series"] =
-            json!({ "series": largest, "seconds": startup });
+            json!({ "series": largest, "from_snapshot": startup, "from_log_after_kill": replay });
         table.row(
-            &format!("start-up with {largest} series persisted"),
+            &format!("start-up, {largest} series in snapshot"),
             format!("{startup:.2} s"),
             String::new(),
             String::new(),
         );
+        table.row(
+            &format!("start-up, {largest} series in log (after kill -9)"),
+            format!("{replay:.2} s"),
+            String::new(),
+            String::new(),
+        );
     }
+
+    // 7. The web UI's groups page with many groups.
+    let ui_groups = if largest >= 1_000_000 { 10_000 } else { 1_000 };
+    let mut ui = serde_json::Map::new();
+    for (kind, bin) in &kinds {
+        let what = Fill {
+            groups: ui_groups,
+            body: small_body,
+        };
+        let Some((gw, _)) = filled(*kind, bin, what, o.go_fill_budget, &[]).await? else {
+            continue;
+        };
+        let (seconds, bytes) = fetch_median(gw.port, "/", 5).await?;
+        ui.insert(
+            kind.name().into(),
+            json!({ "seconds": seconds, "bytes": bytes }),
+        );
+    }
+    let page = |k: &str| ui.get(k).and_then(|v| v["seconds"].as_f64());
+    table.row(
+        &format!("web UI groups page @ {ui_groups} groups"),
+        ms(page("ours").unwrap_or(f64::NAN)),
+        ms(page("go").unwrap_or(f64::NAN)),
+        ratio(page("ours"), page("go")),
+    );
+    results["web_ui_page"] = json!({ "groups": ui_groups, "results": ui });
     let _ = std::fs::remove_dir_all(&durable_dir);
     results["table"] = json!(table.rows);
     std::fs::write(&o.json, serde_json::to_string_pretty(&results)?)?;
