@@ -82,8 +82,7 @@ impl Index {
         let mut errors = Vec::new();
         // Maps of the change by name, so that checking a push of many
         // families stays linear in its size.
-        let mut removed_names: HashMap<&str, u32, foldhash::fast::RandomState> =
-            HashMap::default();
+        let mut removed_names: HashMap<&str, u32, foldhash::fast::RandomState> = HashMap::default();
         for f in &change.removed {
             *removed_names.entry(f.name()).or_default() += 1;
         }
