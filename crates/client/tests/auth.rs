@@ -104,7 +104,13 @@ both!(tls_without_a_client_certificate_is_refused, |kind| {
         .unwrap();
     let err = client.push(&key(), &payload()).await.unwrap_err();
     assert!(err.is_unreachable(), "{err:?}");
-    assert!(matches!(err, Error::Certificate(_)), "{err:?}");
+    // In TLS 1.3 the client's side of the handshake is over before the
+    // gateway checks the (missing) certificate, so its refusal may reach
+    // the client as the alert or only as a closed connection.
+    assert!(
+        matches!(err, Error::Certificate(_) | Error::Transport(_)),
+        "{err:?}"
+    );
     assert!(gw.groups().is_empty());
 });
 
