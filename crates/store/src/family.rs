@@ -182,6 +182,8 @@ pub(crate) struct Scratch<'a> {
     labels: Vec<LabelPair<&'a str>>,
     ranges: Vec<(u32, u32)>,
     order: Vec<u32>,
+    text: Vec<u8>,
+    proto: Vec<u8>,
 }
 
 /// Prepares one pushed family for storage under `key`: sanitises labels
@@ -250,6 +252,8 @@ fn encode<'a, S: AsRef<str>>(
         labels,
         ranges,
         order,
+        text,
+        proto,
     } = scratch;
     order.clear();
     order.extend(0..family.metrics.len() as u32);
@@ -260,8 +264,12 @@ fn encode<'a, S: AsRef<str>>(
     order.sort_by(|&a, &b| compare_label_values(labels_of(a), labels_of(b)));
 
     let mut legacy_names = is_valid_legacy_metric_name(name);
-    let mut text = Vec::with_capacity(family.metrics.len() * 64);
-    let mut proto = Vec::with_capacity(family.metrics.len() * 64);
+    // Encoded into reused buffers, then copied into one exactly sized
+    // allocation: stored families live long, and a grown-then-shrunk
+    // buffer keeps its slack in most allocators (about a third of a
+    // series' memory).
+    text.clear();
+    proto.clear();
     let mut offsets = Vec::with_capacity(family.metrics.len() * 2);
     let mut proto_offsets = Vec::with_capacity(family.metrics.len());
     let mut hashes = Vec::with_capacity(family.metrics.len());
@@ -275,14 +283,14 @@ fn encode<'a, S: AsRef<str>>(
         proto_offsets.push(proto.len() as u32);
         // A value of the wrong shape has no text form; the checks report it.
         let _ = encode_text_metric_parts(
-            &mut text,
+            text,
             name,
             metric_type,
             final_labels,
             &metric.value,
             metric.timestamp_ms,
         );
-        encode_metric_field_parts(&mut proto, final_labels, &metric.value, metric.timestamp_ms);
+        encode_metric_field_parts(proto, final_labels, &metric.value, metric.timestamp_ms);
         match &mut checks {
             Some((rules, hasher, errors)) => {
                 check_metric(name, metric_type, metric, final_labels, *rules, errors);
@@ -293,13 +301,15 @@ fn encode<'a, S: AsRef<str>>(
     }
     offsets.extend(proto_offsets);
     let text_len = text.len() as u32;
-    text.extend_from_slice(&proto);
+    let mut data = Vec::with_capacity(text.len() + proto.len());
+    data.extend_from_slice(text);
+    data.extend_from_slice(proto);
     StoredFamily {
         name: Arc::from(name),
         help: family.help.as_ref().map(|h| Box::from(h.as_ref())),
         metric_type,
         pushed_at: at,
-        data: text.into_boxed_slice(),
+        data: data.into_boxed_slice(),
         text_len,
         offsets: offsets.into_boxed_slice(),
         hashes: hashes.into_boxed_slice(),
