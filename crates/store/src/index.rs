@@ -82,34 +82,50 @@ impl Index {
         let mut errors = Vec::new();
         // Maps of the change by name, so that checking a push of many
         // families stays linear in its size.
-        let mut removed_names: HashMap<&str, u32, foldhash::fast::RandomState> = HashMap::default();
+        type Names<'n, V> = HashMap<&'n str, V, foldhash::fast::RandomState>;
+        let mut removed_names: Names<'_, u32> =
+            Names::with_capacity_and_hasher(change.removed.len(), Default::default());
         for f in &change.removed {
             *removed_names.entry(f.name()).or_default() += 1;
         }
-        let mut added_names: HashMap<&str, Vec<&StoredFamily>, foldhash::fast::RandomState> =
-            HashMap::default();
+        // The first added family of each name, and whether more follow
+        // (a write adds each name once, but nothing relies on it).
+        let mut added_names: Names<'_, (&StoredFamily, bool)> =
+            Names::with_capacity_and_hasher(change.added.len(), Default::default());
         for f in &change.added {
-            added_names.entry(f.name()).or_default().push(f);
+            added_names
+                .entry(f.name())
+                .and_modify(|(_, more)| *more = true)
+                .or_insert((f, false));
         }
-        let removed_hashes: HashSet64 = change
-            .removed
-            .iter()
-            .flat_map(|f| f.hashes().iter().copied())
-            .collect();
+        let removed_series = change.removed.iter().map(|f| f.len()).sum();
+        let mut removed_hashes =
+            HashSet64::with_capacity_and_hasher(removed_series, Default::default());
+        for f in &change.removed {
+            removed_hashes.extend(f.hashes().iter().copied());
+        }
         // The type a name has after the change, ignoring `skip` among the
         // added families (the family being checked).
         let type_of = |name: &str, skip: *const StoredFamily| -> Option<MetricType> {
-            if let Some(f) = added_names
-                .get(name)
-                .and_then(|fs| fs.iter().find(|f| !std::ptr::eq(**f, skip)))
-            {
+            let other = match added_names.get(name) {
+                Some((first, _)) if !std::ptr::eq(*first, skip) => Some(*first),
+                Some((_, true)) => change
+                    .added
+                    .iter()
+                    .copied()
+                    .find(|f| f.name() == name && !std::ptr::eq(*f, skip)),
+                _ => None,
+            };
+            if let Some(f) = other {
                 return Some(f.metric_type());
             }
             let entry = self.names.get(name)?;
             let removed = removed_names.get(name).copied().unwrap_or(0);
             (entry.own || entry.families > removed).then_some(entry.metric_type)
         };
-        let mut added_hashes = HashSet64::default();
+        let added_series = change.added.iter().map(|f| f.len()).sum();
+        let mut added_hashes =
+            HashSet64::with_capacity_and_hasher(added_series, Default::default());
         for family in &change.added {
             let name = family.name();
             let t = family.metric_type();
