@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use crate::app::AppState;
 
 /// Size of the pieces a scrape is streamed in.
-const CHUNK: usize = 64 * 1024;
+const CHUNK: usize = 256 * 1024;
 
 /// Whether `Accept-Encoding` allows gzip (a `gzip` coding without `q=0`).
 fn accepts_gzip(headers: &HeaderMap) -> bool {

@@ -544,14 +544,25 @@ impl<'a> Iterator for LabelValues<'a> {
     }
 }
 
-/// Go's metric order on encoded metrics: label count, then values.
+/// Go's metric order on encoded metrics: label count, then values. One
+/// pass over both (scrapes call this for every group's first and last
+/// metric of every name).
 pub(crate) fn compare_encoded(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
-    let (ca, cb) = (
-        encoded_label_values(a).count(),
-        encoded_label_values(b).count(),
-    );
-    ca.cmp(&cb)
-        .then_with(|| encoded_label_values(a).cmp(encoded_label_values(b)))
+    use std::cmp::Ordering;
+    let (mut x, mut y) = (encoded_label_values(a), encoded_label_values(b));
+    let mut values = Ordering::Equal;
+    loop {
+        match (x.next(), y.next()) {
+            (Some(va), Some(vb)) => {
+                if values == Ordering::Equal {
+                    values = va.cmp(vb);
+                }
+            }
+            (Some(_), None) => return Ordering::Greater,
+            (None, Some(_)) => return Ordering::Less,
+            (None, None) => return values,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -43,7 +43,8 @@ impl Snapshot {
                 rank: i + 1,
             }));
         }
-        entries.sort_by(|a, b| {
+        // (name, rank) is unique, so an unstable sort gives the same order.
+        entries.sort_unstable_by(|a, b| {
             a.family
                 .name()
                 .cmp(b.family.name())
@@ -154,11 +155,19 @@ fn merge_runs<'a>(mut runs: Vec<&'a StoredFamily>, text: bool, out: &mut Vec<&'a
             f.metric_proto(i)
         }
     };
-    if runs.len() == 1 {
-        out.push(whole(runs[0]));
+    let first = |f: &'a StoredFamily| f.metric_proto(0);
+    let last = |f: &'a StoredFamily| f.metric_proto(f.len() - 1);
+    // Usually the groups' runs already follow each other in Go's order
+    // (their grouping labels differ, and group order is label order): one
+    // comparison per run confirms it, and the runs are copied whole.
+    if runs
+        .windows(2)
+        .all(|w| compare_encoded(last(w[0]), first(w[1])) != Ordering::Greater)
+    {
+        out.extend(runs.into_iter().map(whole));
         return;
     }
-    runs.sort_by(|a, b| compare_encoded(a.metric_proto(0), b.metric_proto(0)));
+    runs.sort_by(|a, b| compare_encoded(first(a), first(b)));
     // Split the runs into clusters whose key ranges overlap.
     let mut start = 0;
     while start < runs.len() {
