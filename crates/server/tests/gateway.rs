@@ -64,6 +64,16 @@ impl Gateway {
         kb * 1024
     }
 
+    /// Stops the gateway with SIGTERM (a clean shutdown, which writes the
+    /// final snapshot) and asserts it exited successfully.
+    pub(crate) fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success(), "kill -TERM {pid}");
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "clean exit: {status:?}");
+    }
+
     pub(crate) fn url(&self, scheme: &str, path: &str) -> String {
         format!("{scheme}://127.0.0.1:{}{path}", self.port)
     }

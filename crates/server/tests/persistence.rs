@@ -298,14 +298,7 @@ fn a_clean_restart_serves_identical_metrics() {
     );
     drop(conn);
     // SIGTERM: a clean shutdown writes the snapshot.
-    let pid = gw.child.id().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    let mut gw = gw;
-    let status = gw.child.wait().unwrap();
-    assert!(status.success(), "clean exit: {status:?}");
+    gw.stop();
     let segments: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -366,12 +359,7 @@ fn a_torn_journal_tail_is_dropped() {
 fn write_snapshot_and_stop(file: &Path) {
     let gw = start(file, &[]);
     push_some(gw.port, 30);
-    let mut gw = gw;
-    std::process::Command::new("kill")
-        .args(["-TERM", &gw.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(gw.child.wait().unwrap().success());
+    gw.stop();
 }
 
 #[test]
@@ -427,12 +415,7 @@ fn snapshot_mode_keeps_only_what_was_snapshotted() {
     let gw = start(&file, &["--persistence.mode=snapshot"]);
     assert!(!get(gw.port, "/metrics").contains("v{i=\"0\""));
     push_some(gw.port, 3);
-    let mut gw = gw;
-    std::process::Command::new("kill")
-        .args(["-TERM", &gw.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(gw.child.wait().unwrap().success());
+    gw.stop();
     let gw = start(&file, &["--persistence.mode=snapshot"]);
     let deadline = Instant::now() + Duration::from_secs(5);
     while !get(gw.port, "/metrics").contains("v{i=\"2\",instance=\"\",job=\"j2\"} 2") {
@@ -533,25 +516,16 @@ fn switching_to_snapshot_mode_folds_the_journal_in_once() {
     );
     assert_eq!(conn.request("DELETE", "/metrics/job/h", "").unwrap().0, 202);
     drop(conn);
-    let mut gw = gw;
-    std::process::Command::new("kill")
-        .args(["-TERM", &gw.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(gw.child.wait().unwrap().success());
+    gw.stop();
     // ...and not replayed again over the newer snapshot.
     for flags in [&snapshot_mode[..], &[][..]] {
-        let mut gw = start(&file, flags);
+        let gw = start(&file, flags);
         let text = get(gw.port, "/metrics");
         assert!(
             text.contains("v{instance=\"\",job=\"g\"} 2"),
             "{flags:?}: {text}"
         );
         assert!(!text.contains("job=\"h\""), "{flags:?}: {text}");
-        std::process::Command::new("kill")
-            .args(["-TERM", &gw.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(gw.child.wait().unwrap().success());
+        gw.stop();
     }
 }
