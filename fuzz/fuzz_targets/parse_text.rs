@@ -5,7 +5,7 @@
 
 use exposition::{
     decode_protobuf_delimited, encode_openmetrics, encode_protobuf_delimited, encode_text, parse_text_with,
-    MetricFamily, OpenMetricsOptions, ParseOptions,
+    MetricFamily, NameValidation, OpenMetricsOptions, ParseOptions,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -14,7 +14,8 @@ fuzz_target!(|data: &[u8]| {
         Some((m, rest)) => (*m, rest),
         None => return,
     };
-    let options = ParseOptions { utf8_names: mode & 1 == 1 };
+    let names = if mode & 1 == 1 { NameValidation::Utf8 } else { NameValidation::Legacy };
+    let options = ParseOptions { names };
     let Ok(parsed) = parse_text_with(body, options) else { return };
     let owned: Vec<MetricFamily> = parsed.into_iter().map(|f| f.into_owned()).collect();
     let mut text = Vec::new();

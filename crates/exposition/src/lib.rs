@@ -49,7 +49,7 @@ pub use model::{
     Bucket, BucketSpan, Counter, Exemplar, Histogram, LabelPair, Metric, MetricFamily, MetricType,
     Quantile, Summary, Timestamp, Value,
 };
-pub use negotiate::{negotiate, requested_escaping, Format};
+pub use negotiate::{negotiate, requested_escaping, Format, Offer};
 pub use negotiate::{OPENMETRICS_CONTENT_TYPE, PROTOBUF_CONTENT_TYPE, TEXT_CONTENT_TYPE};
 pub use openmetrics::{encode_openmetrics, encode_openmetrics_family, OpenMetricsOptions};
 pub use protobuf::{decode_protobuf_delimited, encode_protobuf_delimited, encode_protobuf_family};
@@ -59,6 +59,36 @@ pub use text::encode::{
     encode_text_metric_parts,
 };
 pub use text::parse::{parse_text, parse_text_with, ParseOptions, ParsedFamilies};
+
+/// Which metric and label names a push may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NameValidation {
+    /// The legacy rules: metric names `[a-zA-Z_:][a-zA-Z0-9_:]*`, label
+    /// names `[a-zA-Z_][a-zA-Z0-9_]*` (the Go Pushgateway's default).
+    #[default]
+    Legacy,
+    /// Any non-empty UTF-8 name (`--push.enable-utf8-names`).
+    Utf8,
+}
+
+impl NameValidation {
+    /// Whether `name` is a valid metric name under these rules.
+    pub fn is_valid_metric_name(self, name: &str) -> bool {
+        match self {
+            NameValidation::Legacy => is_valid_legacy_metric_name(name),
+            NameValidation::Utf8 => !name.is_empty(),
+        }
+    }
+
+    /// Whether `name` is a valid label name under these rules (the
+    /// reserved `__` prefix is a separate matter for the caller).
+    pub fn is_valid_label_name(self, name: &str) -> bool {
+        match self {
+            NameValidation::Legacy => is_valid_legacy_label_name(name),
+            NameValidation::Utf8 => !name.is_empty(),
+        }
+    }
+}
 
 /// Whether `name` is a metric name under the legacy rule
 /// `^[a-zA-Z_:][a-zA-Z0-9_:]*$`.

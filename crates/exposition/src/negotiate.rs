@@ -17,6 +17,17 @@ pub enum Format {
     OpenMetrics,
 }
 
+/// The formats a scrape may be answered in, beyond the two every
+/// Pushgateway serves (text 0.0.4 and delimited protobuf).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Offer {
+    /// Text and protobuf only, as the Go Pushgateway negotiates.
+    #[default]
+    TextAndProtobuf,
+    /// OpenMetrics 1.0.0 too, when the Accept header prefers it.
+    WithOpenMetrics,
+}
+
 /// The media type of delimited protobuf, with its parameters.
 pub const PROTOBUF_CONTENT_TYPE: &str =
     "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
@@ -100,15 +111,16 @@ fn parse_accept(header: &str) -> Vec<Clause<'_>> {
 /// Picks the scrape format for an `Accept` header.
 ///
 /// ```
-/// use exposition::{negotiate, Format};
+/// use exposition::{negotiate, Format, Offer};
 /// let prometheus = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;\
 ///                   encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
-/// assert_eq!(negotiate(prometheus, false), Format::Protobuf);
-/// assert_eq!(negotiate("*/*", false), Format::Text);
-/// assert_eq!(negotiate("application/openmetrics-text;version=1.0.0", true), Format::OpenMetrics);
-/// assert_eq!(negotiate("application/openmetrics-text;version=1.0.0", false), Format::Text);
+/// assert_eq!(negotiate(prometheus, Offer::TextAndProtobuf), Format::Protobuf);
+/// assert_eq!(negotiate("*/*", Offer::TextAndProtobuf), Format::Text);
+/// let openmetrics = "application/openmetrics-text;version=1.0.0";
+/// assert_eq!(negotiate(openmetrics, Offer::WithOpenMetrics), Format::OpenMetrics);
+/// assert_eq!(negotiate(openmetrics, Offer::TextAndProtobuf), Format::Text);
 /// ```
-pub fn negotiate(accept: &str, offer_openmetrics: bool) -> Format {
+pub fn negotiate(accept: &str, offer: Offer) -> Format {
     for clause in parse_accept(accept) {
         let version = clause.param("version").unwrap_or("");
         if clause.kind == "application"
@@ -118,7 +130,7 @@ pub fn negotiate(accept: &str, offer_openmetrics: bool) -> Format {
         {
             return Format::Protobuf;
         }
-        if offer_openmetrics
+        if offer == Offer::WithOpenMetrics
             && clause.kind == "application"
             && clause.subtype == "openmetrics-text"
             && matches!(version, "" | "1.0.0" | "0.0.1")
@@ -148,11 +160,11 @@ mod tests {
     #[test]
     fn ranks_by_q() {
         assert_eq!(
-            negotiate("text/plain;version=0.0.4;q=0.3,application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7", false),
+            negotiate("text/plain;version=0.0.4;q=0.3,application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7", Offer::TextAndProtobuf),
             Format::Protobuf
         );
         assert_eq!(
-            negotiate("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.1,text/plain", false),
+            negotiate("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.1,text/plain", Offer::TextAndProtobuf),
             Format::Text
         );
     }
@@ -160,7 +172,7 @@ mod tests {
     #[test]
     fn prometheus_3_default_gets_text() {
         let accept = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
-        assert_eq!(negotiate(accept, false), Format::Text);
+        assert_eq!(negotiate(accept, Offer::TextAndProtobuf), Format::Text);
         assert_eq!(requested_escaping(accept), Some("allow-utf-8"));
     }
 
@@ -173,7 +185,11 @@ mod tests {
             ";;;",
             "application/vnd.google.protobuf",
         ] {
-            assert_eq!(negotiate(accept, true), Format::Text, "{accept}");
+            assert_eq!(
+                negotiate(accept, Offer::WithOpenMetrics),
+                Format::Text,
+                "{accept}"
+            );
         }
     }
 }

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use exposition::{
     decode_protobuf_delimited, encode_openmetrics, encode_protobuf_delimited, encode_text,
-    encode_text_family, parse_text_with, MetricFamily, OpenMetricsOptions, ParseOptions,
+    encode_text_family, parse_text_with, MetricFamily, NameValidation, OpenMetricsOptions,
+    ParseOptions,
 };
 
 fn seeds(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
@@ -38,7 +39,11 @@ fn parse_text_seeds_keep_their_invariants() {
             continue;
         };
         let options = ParseOptions {
-            utf8_names: mode & 1 == 1,
+            names: if mode & 1 == 1 {
+                NameValidation::Utf8
+            } else {
+                NameValidation::Legacy
+            },
         };
         let Ok(parsed) = parse_text_with(body, options) else {
             continue;

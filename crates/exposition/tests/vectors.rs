@@ -4,7 +4,7 @@
 //! to every legacy-mode input — so our parser accepts exactly what the Go
 //! gateway accepts, with the documented exceptions below.
 
-use exposition::{parse_text_with, MetricFamily, MetricType, ParseOptions, Value};
+use exposition::{parse_text_with, MetricFamily, MetricType, NameValidation, ParseOptions, Value};
 use serde_json::Value as Json;
 
 fn load(name: &str) -> Json {
@@ -155,9 +155,13 @@ fn compare_value(name: &str, value: &Value, want: &Json) -> Result<(), String> {
 }
 
 fn run(case: &Json) -> Result<Vec<MetricFamily>, String> {
-    let utf8_names = case["utf8_names"].as_bool().unwrap_or(false);
+    let names = if case["utf8_names"].as_bool().unwrap_or(false) {
+        NameValidation::Utf8
+    } else {
+        NameValidation::Legacy
+    };
     let bytes = input(case);
-    parse_text_with(&bytes, ParseOptions { utf8_names })
+    parse_text_with(&bytes, ParseOptions { names })
         .map(|families| families.into_iter().map(|f| f.into_owned()).collect())
         .map_err(|e| e.to_string())
 }

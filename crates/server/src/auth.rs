@@ -1,4 +1,7 @@
-//! Basic authentication against the bcrypt hashes of `basic_auth_users`.
+//! Who is asking: basic authentication against the bcrypt hashes of
+//! `basic_auth_users`, or the subject of a verified client certificate,
+//! or nobody. The answer is a [`Principal`]; what a principal may do is
+//! decided elsewhere.
 //!
 //! Unknown users are checked against a dummy hash of the same cost as the
 //! configured ones, so the answer time does not tell which users exist.
@@ -21,6 +24,39 @@ use crate::webconfig::{bcrypt_cost, Active};
 /// Cached results are dropped wholesale beyond this many entries.
 const CACHE_LIMIT: usize = 4096;
 
+/// Who made a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Principal {
+    /// No credentials (or none were needed).
+    Anonymous,
+    /// A `basic_auth_users` user whose password matched.
+    User(String),
+    /// The subject (RFC 4514) of a client certificate the TLS handshake
+    /// verified.
+    Certificate(String),
+}
+
+impl Principal {
+    /// The principal of a request without a checked password: its client
+    /// certificate's subject, if the connection has one.
+    pub(crate) fn of_connection(certificate_subject: Option<&str>) -> Principal {
+        match certificate_subject {
+            Some(subject) => Principal::Certificate(subject.to_string()),
+            None => Principal::Anonymous,
+        }
+    }
+}
+
+impl std::fmt::Display for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Principal::Anonymous => f.write_str("anonymous"),
+            Principal::User(user) => write!(f, "user {user:?}"),
+            Principal::Certificate(subject) => write!(f, "certificate {subject:?}"),
+        }
+    }
+}
+
 /// Checks `Authorization: Basic` headers.
 pub(crate) struct BasicAuth {
     cache: Mutex<HashMap<[u8; 32], bool>>,
@@ -37,14 +73,21 @@ impl BasicAuth {
         }
     }
 
-    /// Whether the request's credentials name a configured user with the
-    /// right password.
-    pub(crate) async fn check(&self, active: &Active, authorization: Option<&str>) -> bool {
-        let Some((user, password)) = authorization.and_then(parse_basic) else {
-            return false;
-        };
+    /// The configured user the request's credentials name, if the password
+    /// is right.
+    pub(crate) async fn authenticate(
+        &self,
+        active: &Active,
+        authorization: Option<&str>,
+    ) -> Option<Principal> {
+        let (user, password) = authorization.and_then(parse_basic)?;
+        let matches = self.check(active, &user, password).await;
+        matches.then_some(Principal::User(user))
+    }
+
+    async fn check(&self, active: &Active, user: &str, password: String) -> bool {
         let users = &active.config.basic_auth_users;
-        let known = users.get(&user);
+        let known = users.get(user);
         let hash = match known {
             Some(h) => h.clone(),
             None => {

@@ -1,27 +1,135 @@
-//! Request bodies: `Content-Encoding` (gzip, snappy), the protobuf/text
-//! choice by `Content-Type`, and parsing, with the size limits applied
-//! while decompressing (a small body cannot inflate without bound).
+//! Request bodies: reading them within the size limit and the read
+//! timeout, `Content-Encoding` (gzip, snappy), the protobuf/text choice by
+//! `Content-Type`, and parsing, with the size limits applied while
+//! decompressing (a small body cannot inflate without bound).
 
 use std::borrow::Cow;
 use std::io::Read;
+use std::time::Duration;
 
-use exposition::{MetricFamily, ParseOptions};
+use axum::body::Body;
+use bytes::Bytes;
+use exposition::{MetricFamily, NameValidation, ParseOptions};
+use http::HeaderMap;
+
+use crate::limits::Shape;
 
 /// The compression of a request body, as the Go gateway recognises it
 /// (case-insensitively; anything else is treated as uncompressed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Encoding {
+pub(crate) enum ContentEncoding {
     Identity,
     Gzip,
     Snappy,
 }
 
-impl Encoding {
-    pub(crate) fn from_header(value: Option<&str>) -> Encoding {
+impl ContentEncoding {
+    pub(crate) fn from_headers(headers: &HeaderMap) -> ContentEncoding {
+        let value = headers
+            .get(http::header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok());
         match value.map(str::to_ascii_lowercase).as_deref() {
-            Some("gzip") => Encoding::Gzip,
-            Some("snappy") => Encoding::Snappy,
-            _ => Encoding::Identity,
+            Some("gzip") => ContentEncoding::Gzip,
+            Some("snappy") => ContentEncoding::Snappy,
+            _ => ContentEncoding::Identity,
+        }
+    }
+
+    /// How large a body can get once decompressed (deflate inflates at most
+    /// about 1032 times, snappy about 22 times), for deciding where to
+    /// parse it.
+    pub(crate) fn inflated_upper_bound(self, len: usize) -> usize {
+        match self {
+            ContentEncoding::Gzip => len.saturating_mul(1032),
+            ContentEncoding::Snappy => len.saturating_mul(22),
+            ContentEncoding::Identity => len,
+        }
+    }
+}
+
+/// The format of a push body, from its `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyFormat {
+    /// Text format 0.0.4 (anything that is not delimited protobuf, as Go
+    /// decides it).
+    Text,
+    /// Varint-delimited `io.prometheus.client.MetricFamily` messages.
+    Protobuf,
+}
+
+impl BodyFormat {
+    pub(crate) fn from_headers(headers: &HeaderMap) -> BodyFormat {
+        let content_type = headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        if is_protobuf(content_type) {
+            BodyFormat::Protobuf
+        } else {
+            BodyFormat::Text
+        }
+    }
+}
+
+/// A request body: already read (the Go gateway reads a gzip header before
+/// routing), or still to read.
+pub(crate) enum BodySource {
+    Read(Bytes),
+    Pending(Body),
+}
+
+impl BodySource {
+    /// The whole body, read within `limit` bytes and `timeout`.
+    pub(crate) async fn bytes(
+        self,
+        headers: &HeaderMap,
+        limit: u64,
+        timeout: Duration,
+    ) -> Result<Bytes, BodyError> {
+        match self {
+            BodySource::Read(b) => Ok(b),
+            BodySource::Pending(body) => read_body(body, headers, limit, timeout).await,
+        }
+    }
+}
+
+/// Reads a whole body, refusing more than `limit` bytes.
+pub(crate) async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: u64,
+    read_timeout: Duration,
+) -> Result<Bytes, BodyError> {
+    let too_large = BodyError::TooLarge {
+        what: "request body",
+        limit,
+        flag: "push.max-body-size",
+    };
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large);
+    }
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    match tokio::time::timeout(read_timeout, axum::body::to_bytes(body, limit)).await {
+        Err(_) => Err(BodyError::Timeout),
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => {
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+            while let Some(s) = source {
+                if s.is::<http_body_util::LengthLimitError>() {
+                    return Err(too_large);
+                }
+                // The connection's idle timeout cut the body off.
+                if s.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+                {
+                    return Err(BodyError::Timeout);
+                }
+                source = s.source();
+            }
+            Err(BodyError::Malformed("unexpected EOF".into()))
         }
     }
 }
@@ -42,6 +150,17 @@ pub(crate) enum BodyError {
     /// The body did not arrive within `--web.read-timeout` (408).
     #[error("request body not received within the read timeout (--web.read-timeout)")]
     Timeout,
+}
+
+impl BodyError {
+    /// The flag of the limit that refused the body, if a limit did.
+    pub(crate) fn limit_flag(&self) -> Option<&'static str> {
+        match self {
+            BodyError::TooLarge { flag, .. } => Some(flag),
+            BodyError::Timeout => Some("web.read-timeout"),
+            BodyError::Malformed(_) => None,
+        }
+    }
 }
 
 /// What Go's `gzip.NewReader` says about a body's header, if anything is
@@ -66,7 +185,7 @@ pub(crate) fn gzip_header_error(body: &[u8]) -> Option<&'static str> {
 /// exactly the counted size.
 pub(crate) fn decompress(
     body: &[u8],
-    encoding: Encoding,
+    encoding: ContentEncoding,
     limit: u64,
 ) -> Result<Cow<'_, [u8]>, BodyError> {
     let too_large = BodyError::TooLarge {
@@ -74,22 +193,24 @@ pub(crate) fn decompress(
         limit,
         flag: "push.max-decompressed-size",
     };
-    if encoding == Encoding::Identity {
+    if encoding == ContentEncoding::Identity {
         return if body.len() as u64 > limit {
             Err(too_large)
         } else {
             Ok(Cow::Borrowed(body))
         };
     }
-    if encoding == Encoding::Gzip {
+    if encoding == ContentEncoding::Gzip {
         if let Some(e) = gzip_header_error(body) {
             return Err(BodyError::Malformed(e.into()));
         }
     }
     let reader = |body| -> Box<dyn Read + '_> {
         match encoding {
-            Encoding::Gzip => Box::new(flate2::read::MultiGzDecoder::new(body)),
-            _ => Box::new(snap::read::FrameDecoder::new(body)),
+            ContentEncoding::Gzip => Box::new(flate2::read::MultiGzDecoder::new(body)),
+            ContentEncoding::Snappy | ContentEncoding::Identity => {
+                Box::new(snap::read::FrameDecoder::new(body))
+            }
         }
     };
     let counted = std::io::copy(
@@ -108,15 +229,15 @@ pub(crate) fn decompress(
     Ok(Cow::Owned(out))
 }
 
-fn decompression_message(encoding: Encoding, e: &std::io::Error) -> String {
+fn decompression_message(encoding: ContentEncoding, e: &std::io::Error) -> String {
     if e.kind() == std::io::ErrorKind::UnexpectedEof {
         return "unexpected EOF".into();
     }
     let text = e.to_string();
     match encoding {
-        Encoding::Gzip if text.contains("header") => "gzip: invalid header".into(),
-        Encoding::Gzip if text.contains("checksum") => "gzip: invalid checksum".into(),
-        Encoding::Gzip => "flate: corrupt input".into(),
+        ContentEncoding::Gzip if text.contains("header") => "gzip: invalid header".into(),
+        ContentEncoding::Gzip if text.contains("checksum") => "gzip: invalid checksum".into(),
+        ContentEncoding::Gzip => "flate: corrupt input".into(),
         _ => "snappy: corrupt input".into(),
     }
 }
@@ -124,7 +245,7 @@ fn decompression_message(encoding: Encoding, e: &std::io::Error) -> String {
 /// Whether a `Content-Type` names delimited protobuf, as the Go gateway
 /// decides it (media type and both parameters, any order; a malformed
 /// header means text).
-pub(crate) fn is_protobuf(content_type: Option<&str>) -> bool {
+fn is_protobuf(content_type: Option<&str>) -> bool {
     let Some(ct) = content_type else { return false };
     let Some((media, params)) = parse_media_type(ct) else {
         return false;
@@ -177,14 +298,11 @@ pub(crate) enum Families<'a> {
 }
 
 impl Families<'_> {
-    /// Series count, the largest label count a series will have once the
-    /// grouping labels (`grouping`, their names) are added, and the longest
-    /// label value, for the limits.
-    pub(crate) fn shape(&self, grouping: &[&str]) -> (u64, u64, u64) {
-        fn measure<S: AsRef<str>>(
-            families: &[MetricFamily<S>],
-            grouping: &[&str],
-        ) -> (u64, u64, u64) {
+    /// What the limits look at: series count, the largest label count a
+    /// series will have once the grouping labels (`grouping`, their names)
+    /// are added, and the longest label value.
+    pub(crate) fn shape(&self, grouping: &[&str]) -> Shape {
+        fn measure<S: AsRef<str>>(families: &[MetricFamily<S>], grouping: &[&str]) -> Shape {
             let mut series = 0u64;
             let mut labels = 0u64;
             let mut value = 0u64;
@@ -203,7 +321,11 @@ impl Families<'_> {
                     }
                 }
             }
-            (series, labels, value)
+            Shape {
+                series,
+                labels,
+                longest_value: value,
+            }
         }
         match self {
             Families::Text(f) => measure(f, grouping),
@@ -213,15 +335,16 @@ impl Families<'_> {
 }
 
 /// Parses a (decompressed) body.
-pub(crate) fn parse(body: &[u8], protobuf: bool, utf8_names: bool) -> Result<Families<'_>, String> {
-    if protobuf {
-        exposition::decode_protobuf_delimited(body)
-            .map(Families::Protobuf)
-            .map_err(|e| e.to_string())
-    } else {
-        exposition::parse_text_with(body, ParseOptions { utf8_names })
-            .map(Families::Text)
-            .map_err(|e| e.to_string())
+pub(crate) fn parse(
+    body: &[u8],
+    format: BodyFormat,
+    names: NameValidation,
+) -> Result<Families<'_>, exposition::Error> {
+    match format {
+        BodyFormat::Protobuf => exposition::decode_protobuf_delimited(body).map(Families::Protobuf),
+        BodyFormat::Text => {
+            exposition::parse_text_with(body, ParseOptions { names }).map(Families::Text)
+        }
     }
 }
 
@@ -241,20 +364,20 @@ mod tests {
         let mut two = gzip(b"a 1\n");
         two.extend(gzip(b"b 2\n"));
         assert_eq!(
-            &*decompress(&two, Encoding::Gzip, 1000).unwrap(),
+            &*decompress(&two, ContentEncoding::Gzip, 1000).unwrap(),
             b"a 1\nb 2\n"
         );
         assert_eq!(
-            decompress(b"", Encoding::Gzip, 10),
+            decompress(b"", ContentEncoding::Gzip, 10),
             Err(BodyError::Malformed("EOF".into()))
         );
         assert_eq!(
-            decompress(b"not gzip at all", Encoding::Gzip, 10),
+            decompress(b"not gzip at all", ContentEncoding::Gzip, 10),
             Err(BodyError::Malformed("gzip: invalid header".into()))
         );
         let full = gzip(b"m 1\n");
         assert_eq!(
-            decompress(&full[..full.len() - 4], Encoding::Gzip, 100),
+            decompress(&full[..full.len() - 4], ContentEncoding::Gzip, 100),
             Err(BodyError::Malformed("unexpected EOF".into()))
         );
     }
@@ -264,14 +387,14 @@ mod tests {
         let bomb = gzip(&vec![b'a'; 10 << 20]);
         assert!(bomb.len() < 20_000);
         assert!(matches!(
-            decompress(&bomb, Encoding::Gzip, 1 << 20),
+            decompress(&bomb, ContentEncoding::Gzip, 1 << 20),
             Err(BodyError::TooLarge { .. })
         ));
         let mut framed = snap::write::FrameEncoder::new(Vec::new());
         framed.write_all(&vec![b'a'; 10 << 20]).unwrap();
         let framed = framed.into_inner().unwrap();
         assert!(matches!(
-            decompress(&framed, Encoding::Snappy, 1 << 20),
+            decompress(&framed, ContentEncoding::Snappy, 1 << 20),
             Err(BodyError::TooLarge { .. })
         ));
     }
@@ -293,8 +416,20 @@ mod tests {
 
     #[test]
     fn encodings_match_case_insensitively() {
-        assert_eq!(Encoding::from_header(Some("GZIP")), Encoding::Gzip);
-        assert_eq!(Encoding::from_header(Some("Snappy")), Encoding::Snappy);
-        assert_eq!(Encoding::from_header(Some("deflate")), Encoding::Identity);
+        let of = |v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                http::header::CONTENT_ENCODING,
+                http::HeaderValue::from_static(v),
+            );
+            ContentEncoding::from_headers(&h)
+        };
+        assert_eq!(of("GZIP"), ContentEncoding::Gzip);
+        assert_eq!(of("Snappy"), ContentEncoding::Snappy);
+        assert_eq!(of("deflate"), ContentEncoding::Identity);
+        assert_eq!(
+            ContentEncoding::from_headers(&HeaderMap::new()),
+            ContentEncoding::Identity
+        );
     }
 }

@@ -7,9 +7,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use exposition::NameValidation;
+use store::{ConsistencyCheck, OnCorruption, PersistMode};
+
 use crate::limits::Limits;
 
-/// What a flag holds.
+/// What a flag holds: how its value is read, shown in `--help` and in
+/// `/api/v1/status`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
     Bool,
@@ -21,78 +25,171 @@ enum Kind {
     Choice(&'static [&'static str]),
 }
 
+/// Writes a flag's value (the given ones, or the default) into its
+/// configuration field; an error says what is wrong with the value.
+type Setter = fn(&mut Config, &[String]) -> Result<(), String>;
+
 struct Spec {
     name: &'static str,
     kind: Kind,
-    default: &'static str,
+    default: DefaultValue,
     help: &'static str,
+    set: Setter,
+}
+
+/// A flag's default.
+enum DefaultValue {
+    Text(&'static str),
+    Size(u64),
+    Count(u64),
+}
+
+impl DefaultValue {
+    fn text(&self) -> String {
+        match self {
+            DefaultValue::Text(t) => (*t).to_string(),
+            DefaultValue::Size(n) => format_size(*n),
+            DefaultValue::Count(n) => n.to_string(),
+        }
+    }
+}
+
+/// The last value given (flags other than repeated ones keep the last).
+fn last(values: &[String]) -> &str {
+    values.last().map_or("", String::as_str)
+}
+
+fn flag(values: &[String]) -> bool {
+    last(values) == "true"
+}
+
+fn text(values: &[String]) -> String {
+    last(values).to_string()
+}
+
+fn duration(values: &[String]) -> Result<Duration, String> {
+    parse_go_duration(last(values))
+}
+
+fn size(values: &[String]) -> Result<u64, String> {
+    parse_size(last(values))
+}
+
+fn count(values: &[String]) -> Result<u64, String> {
+    let v = last(values);
+    v.parse::<u64>()
+        .map_err(|_| format!("expected a number, got '{v}'"))
 }
 
 const SPECS: &[Spec] = &[
-    Spec { name: "web.systemd-socket", kind: Kind::Bool, default: "false",
-        help: "Use systemd socket activation listeners instead of port listeners (Linux only)." },
-    Spec { name: "web.listen-address", kind: Kind::Repeated, default: ":9091",
-        help: "Addresses on which to expose metrics and web interface. Repeatable for multiple addresses." },
-    Spec { name: "web.config.file", kind: Kind::Text, default: "",
-        help: "Path to configuration file that can enable TLS or authentication." },
-    Spec { name: "web.telemetry-path", kind: Kind::Text, default: "/metrics",
-        help: "Path under which to expose metrics." },
-    Spec { name: "web.external-url", kind: Kind::Text, default: "",
-        help: "The URL under which the Pushgateway is externally reachable." },
-    Spec { name: "web.route-prefix", kind: Kind::Text, default: "",
-        help: "Prefix for the internal routes of web endpoints. Defaults to the path of --web.external-url." },
-    Spec { name: "web.enable-lifecycle", kind: Kind::Bool, default: "false",
-        help: "Enable shutdown via HTTP request." },
-    Spec { name: "web.enable-admin-api", kind: Kind::Bool, default: "false",
-        help: "Enable API endpoints for admin control actions." },
-    Spec { name: "web.local-assets", kind: Kind::Text, default: "",
-        help: "Accepted for compatibility with Debian's packaging; the web UI's assets are built into the binary." },
-    Spec { name: "web.unauthenticated-health", kind: Kind::Bool, default: "false",
-        help: "Serve /-/healthy and /-/ready without basic authentication (for load balancers)." },
-    Spec { name: "web.read-header-timeout", kind: Kind::Duration, default: "10s",
-        help: "Maximum time to read a request's headers." },
-    Spec { name: "web.idle-timeout", kind: Kind::Duration, default: "2m",
-        help: "Maximum time an idle keep-alive connection stays open." },
-    Spec { name: "web.read-timeout", kind: Kind::Duration, default: "5m",
-        help: "Maximum time to read a whole request, body included." },
-    Spec { name: "persistence.file", kind: Kind::Text, default: "",
-        help: "File to persist metrics. If empty, metrics are only kept in memory." },
-    Spec { name: "persistence.interval", kind: Kind::Duration, default: "5m",
-        help: "The minimum interval at which to write out the persistence file." },
-    Spec { name: "persistence.mode", kind: Kind::Choice(&["durable", "snapshot"]), default: "durable",
-        help: "durable: every acknowledged change is in a write-ahead log before the response; snapshot: only the periodic snapshot, as the Go Pushgateway does." },
-    Spec { name: "persistence.ignore-corrupt", kind: Kind::Bool, default: "false",
-        help: "Start with whatever is readable when the persistence file or its log is corrupt, instead of refusing to start." },
-    Spec { name: "push.disable-consistency-check", kind: Kind::Bool, default: "false",
-        help: "Do not check consistency of pushed metrics. DANGEROUS." },
-    Spec { name: "push.enable-utf8-names", kind: Kind::Bool, default: "false",
-        help: "Allow UTF-8 characters in metric and label names." },
-    Spec { name: "push.max-body-size", kind: Kind::Size, default: "128MiB",
-        help: "Maximum size of a request body as sent (compressed or not)." },
-    Spec { name: "push.max-decompressed-size", kind: Kind::Size, default: "256MiB",
-        help: "Maximum size of a push body after decompression." },
-    Spec { name: "push.max-series", kind: Kind::Count, default: "5000000",
-        help: "Maximum number of series in one push." },
-    Spec { name: "push.max-labels", kind: Kind::Count, default: "256",
-        help: "Maximum number of labels of one series." },
-    Spec { name: "push.max-label-value-length", kind: Kind::Size, default: "64KiB",
-        help: "Maximum length of one label value, grouping labels included." },
-    Spec { name: "push.max-groups", kind: Kind::Count, default: "1000000",
-        help: "Maximum number of groups; pushes that would create more are refused." },
-    Spec { name: "log.level", kind: Kind::Choice(&["debug", "info", "warn", "error"]), default: "info",
-        help: "Only log messages with the given severity or above. One of: [debug, info, warn, error]" },
-    Spec { name: "log.format", kind: Kind::Choice(&["logfmt", "json"]), default: "logfmt",
-        help: "Output format of log messages. One of: [logfmt, json]" },
+    Spec { name: "web.systemd-socket", kind: Kind::Bool, default: DefaultValue::Text("false"),
+        help: "Use systemd socket activation listeners instead of port listeners (Linux only).",
+        set: |c, v| { c.systemd_socket = flag(v); Ok(()) } },
+    Spec { name: "web.listen-address", kind: Kind::Repeated, default: DefaultValue::Text(":9091"),
+        help: "Addresses on which to expose metrics and web interface. Repeatable for multiple addresses.",
+        set: |c, v| { c.listen_addresses = v.to_vec(); Ok(()) } },
+    Spec { name: "web.config.file", kind: Kind::Text, default: DefaultValue::Text(""),
+        help: "Path to configuration file that can enable TLS or authentication.",
+        set: |c, v| { c.web_config_file = text(v); Ok(()) } },
+    Spec { name: "web.telemetry-path", kind: Kind::Text, default: DefaultValue::Text("/metrics"),
+        help: "Path under which to expose metrics.",
+        set: |c, v| { c.telemetry_path = text(v); Ok(()) } },
+    Spec { name: "web.external-url", kind: Kind::Text, default: DefaultValue::Text(""),
+        help: "The URL under which the Pushgateway is externally reachable.",
+        set: |c, v| { c.external_url = text(v); Ok(()) } },
+    Spec { name: "web.route-prefix", kind: Kind::Text, default: DefaultValue::Text(""),
+        help: "Prefix for the internal routes of web endpoints. Defaults to the path of --web.external-url.",
+        set: |c, v| { c.route_prefix = text(v); Ok(()) } },
+    Spec { name: "web.enable-lifecycle", kind: Kind::Bool, default: DefaultValue::Text("false"),
+        help: "Enable shutdown via HTTP request.",
+        set: |c, v| { c.enable_lifecycle = flag(v); Ok(()) } },
+    Spec { name: "web.enable-admin-api", kind: Kind::Bool, default: DefaultValue::Text("false"),
+        help: "Enable API endpoints for admin control actions.",
+        set: |c, v| { c.enable_admin_api = flag(v); Ok(()) } },
+    Spec { name: "web.local-assets", kind: Kind::Text, default: DefaultValue::Text(""),
+        help: "Accepted for compatibility with Debian's packaging; the web UI's assets are built into the binary.",
+        set: |_, _| Ok(()) },
+    Spec { name: "web.unauthenticated-health", kind: Kind::Bool, default: DefaultValue::Text("false"),
+        help: "Serve /-/healthy and /-/ready without basic authentication (for load balancers).",
+        set: |c, v| { c.unauthenticated_health = flag(v); Ok(()) } },
+    Spec { name: "web.read-header-timeout", kind: Kind::Duration, default: DefaultValue::Text("10s"),
+        help: "Maximum time to read a request's headers.",
+        set: |c, v| { c.read_header_timeout = duration(v)?; Ok(()) } },
+    Spec { name: "web.idle-timeout", kind: Kind::Duration, default: DefaultValue::Text("2m"),
+        help: "Maximum time an idle keep-alive connection stays open.",
+        set: |c, v| { c.idle_timeout = duration(v)?; Ok(()) } },
+    Spec { name: "web.read-timeout", kind: Kind::Duration, default: DefaultValue::Text("5m"),
+        help: "Maximum time to read a whole request, body included.",
+        set: |c, v| { c.read_timeout = duration(v)?; Ok(()) } },
+    Spec { name: "persistence.file", kind: Kind::Text, default: DefaultValue::Text(""),
+        help: "File to persist metrics. If empty, metrics are only kept in memory.",
+        set: |c, v| { c.persistence_file = text(v); Ok(()) } },
+    Spec { name: "persistence.interval", kind: Kind::Duration, default: DefaultValue::Text("5m"),
+        help: "The minimum interval at which to write out the persistence file.",
+        set: |c, v| { c.persistence_interval = duration(v)?; Ok(()) } },
+    Spec { name: "persistence.mode", kind: Kind::Choice(&["durable", "snapshot"]), default: DefaultValue::Text("durable"),
+        help: "durable: every acknowledged change is in a write-ahead log before the response; snapshot: only the periodic snapshot, as the Go Pushgateway does.",
+        set: |c, v| {
+            c.persistence_mode = match last(v) {
+                "snapshot" => PersistMode::Snapshot,
+                _ => PersistMode::Durable,
+            };
+            Ok(())
+        } },
+    Spec { name: "persistence.ignore-corrupt", kind: Kind::Bool, default: DefaultValue::Text("false"),
+        help: "Start with whatever is readable when the persistence file or its log is corrupt, instead of refusing to start.",
+        set: |c, v| {
+            c.persistence_on_corruption = if flag(v) { OnCorruption::KeepReadable } else { OnCorruption::Refuse };
+            Ok(())
+        } },
+    Spec { name: "push.disable-consistency-check", kind: Kind::Bool, default: DefaultValue::Text("false"),
+        help: "Do not check consistency of pushed metrics. DANGEROUS.",
+        set: |c, v| {
+            c.consistency = if flag(v) { ConsistencyCheck::Off } else { ConsistencyCheck::OnPush };
+            Ok(())
+        } },
+    Spec { name: "push.enable-utf8-names", kind: Kind::Bool, default: DefaultValue::Text("false"),
+        help: "Allow UTF-8 characters in metric and label names.",
+        set: |c, v| {
+            c.names = if flag(v) { NameValidation::Utf8 } else { NameValidation::Legacy };
+            Ok(())
+        } },
+    Spec { name: "push.max-body-size", kind: Kind::Size, default: DefaultValue::Size(Limits::DEFAULT.max_body_size),
+        help: "Maximum size of a request body as sent (compressed or not).",
+        set: |c, v| { c.limits.max_body_size = size(v)?; Ok(()) } },
+    Spec { name: "push.max-decompressed-size", kind: Kind::Size, default: DefaultValue::Size(Limits::DEFAULT.max_decompressed_size),
+        help: "Maximum size of a push body after decompression.",
+        set: |c, v| { c.limits.max_decompressed_size = size(v)?; Ok(()) } },
+    Spec { name: "push.max-series", kind: Kind::Count, default: DefaultValue::Count(Limits::DEFAULT.max_series),
+        help: "Maximum number of series in one push.",
+        set: |c, v| { c.limits.max_series = count(v)?; Ok(()) } },
+    Spec { name: "push.max-labels", kind: Kind::Count, default: DefaultValue::Count(Limits::DEFAULT.max_labels),
+        help: "Maximum number of labels of one series.",
+        set: |c, v| { c.limits.max_labels = count(v)?; Ok(()) } },
+    Spec { name: "push.max-label-value-length", kind: Kind::Size, default: DefaultValue::Size(Limits::DEFAULT.max_label_value_length),
+        help: "Maximum length of one label value, grouping labels included.",
+        set: |c, v| { c.limits.max_label_value_length = size(v)?; Ok(()) } },
+    Spec { name: "push.max-groups", kind: Kind::Count, default: DefaultValue::Count(Limits::DEFAULT.max_groups),
+        help: "Maximum number of groups; pushes that would create more are refused.",
+        set: |c, v| { c.limits.max_groups = count(v)?; Ok(()) } },
+    Spec { name: "log.level", kind: Kind::Choice(&["debug", "info", "warn", "error"]), default: DefaultValue::Text("info"),
+        help: "Only log messages with the given severity or above. One of: [debug, info, warn, error]",
+        set: |c, v| {
+            c.log_level = match last(v) {
+                "debug" => LogLevel::Debug,
+                "warn" => LogLevel::Warn,
+                "error" => LogLevel::Error,
+                _ => LogLevel::Info,
+            };
+            Ok(())
+        } },
+    Spec { name: "log.format", kind: Kind::Choice(&["logfmt", "json"]), default: DefaultValue::Text("logfmt"),
+        help: "Output format of log messages. One of: [logfmt, json]",
+        set: |c, v| {
+            c.log_format = if last(v) == "json" { LogFormat::Json } else { LogFormat::Logfmt };
+            Ok(())
+        } },
 ];
-
-/// How persistence writes changes to disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PersistenceMode {
-    /// Write-ahead log, fsync'd before a push is acknowledged.
-    Durable,
-    /// Periodic snapshots only (the Go Pushgateway's behaviour).
-    Snapshot,
-}
 
 /// Log verbosity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,13 +247,13 @@ pub struct Config {
     /// Snapshot interval.
     pub persistence_interval: Duration,
     /// Durable log or snapshots only.
-    pub persistence_mode: PersistenceMode,
-    /// Start despite a corrupt persistence file.
-    pub persistence_ignore_corrupt: bool,
-    /// Skip the consistency check.
-    pub push_disable_consistency_check: bool,
-    /// UTF-8 metric and label names.
-    pub push_enable_utf8_names: bool,
+    pub persistence_mode: PersistMode,
+    /// What start-up does with a corrupt persistence file.
+    pub persistence_on_corruption: OnCorruption,
+    /// When pushes are checked for consistency.
+    pub consistency: ConsistencyCheck,
+    /// Metric and label name rules.
+    pub names: NameValidation,
     /// Request limits.
     pub limits: Limits,
     /// Log verbosity.
@@ -167,11 +264,43 @@ pub struct Config {
     pub flag_values: BTreeMap<String, String>,
 }
 
-impl Default for Config {
+impl std::default::Default for Config {
     fn default() -> Config {
         match parse(Vec::<String>::new()) {
             Ok(Parsed::Run(config)) => *config,
             _ => unreachable!("the defaults are valid"),
+        }
+    }
+}
+
+impl Config {
+    /// A configuration with every field empty, before the flag table
+    /// writes the given values and the defaults into it.
+    fn blank() -> Config {
+        Config {
+            listen_addresses: Vec::new(),
+            systemd_socket: false,
+            web_config_file: String::new(),
+            telemetry_path: String::new(),
+            external_url: String::new(),
+            route_prefix: String::new(),
+            external_path_prefix: String::new(),
+            enable_lifecycle: false,
+            enable_admin_api: false,
+            unauthenticated_health: false,
+            read_header_timeout: Duration::ZERO,
+            idle_timeout: Duration::ZERO,
+            read_timeout: Duration::ZERO,
+            persistence_file: String::new(),
+            persistence_interval: Duration::ZERO,
+            persistence_mode: PersistMode::Durable,
+            persistence_on_corruption: OnCorruption::Refuse,
+            consistency: ConsistencyCheck::OnPush,
+            names: NameValidation::Legacy,
+            limits: Limits::DEFAULT,
+            log_level: LogLevel::Info,
+            log_format: LogFormat::Logfmt,
+            flag_values: BTreeMap::new(),
         }
     }
 }
@@ -198,7 +327,8 @@ where
     I: IntoIterator<Item = S>,
     S: Into<String>,
 {
-    let mut values: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+    // The values given, by position in the flag table.
+    let mut values: Vec<Vec<String>> = vec![Vec::new(); SPECS.len()];
     let mut args = args.into_iter().map(Into::into);
     while let Some(arg) = args.next() {
         if arg == "-h" || arg == "--help" || arg == "--help-long" || arg == "--help-man" {
@@ -218,16 +348,15 @@ where
             Some((n, v)) => (n, Some(v.to_string())),
             None => (body, None),
         };
-        let (spec, negated) = match SPECS.iter().find(|s| s.name == name) {
-            Some(s) => (s, false),
-            None => match name
-                .strip_prefix("no-")
-                .and_then(|n| SPECS.iter().find(|s| s.name == n))
-            {
-                Some(s) if s.kind == Kind::Bool && inline.is_none() => (s, true),
+        let position = |n: &str| SPECS.iter().position(|s| s.name == n);
+        let (index, negated) = match position(name) {
+            Some(i) => (i, false),
+            None => match name.strip_prefix("no-").and_then(position) {
+                Some(i) if SPECS[i].kind == Kind::Bool && inline.is_none() => (i, true),
                 _ => return Err(FlagError(format!("unknown long flag '--{name}'"))),
             },
         };
+        let spec = &SPECS[index];
         let value = if spec.kind == Kind::Bool {
             match (negated, inline) {
                 (true, _) => "false".to_string(),
@@ -250,122 +379,51 @@ where
                     .ok_or_else(|| FlagError(format!("expected argument for flag '--{name}'")))?,
             }
         };
-        let slot = values.entry(spec.name).or_default();
-        if spec.kind == Kind::Repeated {
-            slot.push(value);
-        } else {
-            *slot = vec![value];
+        let slot = &mut values[index];
+        if spec.kind != Kind::Repeated {
+            slot.clear();
         }
+        slot.push(value);
     }
     build(values).map(|c| Parsed::Run(Box::new(c)))
 }
 
-fn build(mut values: BTreeMap<&'static str, Vec<String>>) -> Result<Config, FlagError> {
-    let mut text: BTreeMap<String, String> = BTreeMap::new();
-    for spec in SPECS {
-        let given = values.entry(spec.name).or_default();
+fn build(values: Vec<Vec<String>>) -> Result<Config, FlagError> {
+    let mut config = Config::blank();
+    for (spec, mut given) in SPECS.iter().zip(values) {
         if given.is_empty() {
-            given.push(spec.default.to_string());
+            given.push(spec.default.text());
         }
-        match spec.kind {
-            Kind::Choice(choices) if !choices.contains(&given[0].as_str()) => {
+        if let Kind::Choice(choices) = spec.kind {
+            if !choices.contains(&last(&given)) {
                 return Err(FlagError(format!(
                     "enum value must be one of {}, got '{}'",
                     choices.join(","),
-                    given[0]
+                    last(&given)
                 )));
             }
-            Kind::Duration => {
-                parse_go_duration(&given[0])
-                    .map_err(|e| FlagError(format!("{e} for flag '--{}'", spec.name)))?;
-            }
-            Kind::Size => {
-                parse_size(&given[0])
-                    .map_err(|e| FlagError(format!("{e} for flag '--{}'", spec.name)))?;
-            }
-            Kind::Count => {
-                given[0].parse::<u64>().map_err(|_| {
-                    FlagError(format!(
-                        "expected a number for flag '--{}', got '{}'",
-                        spec.name, given[0]
-                    ))
-                })?;
-            }
-            _ => {}
         }
+        (spec.set)(&mut config, &given).map_err(|e| {
+            FlagError(match spec.kind {
+                Kind::Count => format!(
+                    "expected a number for flag '--{}', got '{}'",
+                    spec.name,
+                    last(&given)
+                ),
+                _ => format!("{e} for flag '--{}'", spec.name),
+            })
+        })?;
         let shown = match spec.kind {
-            Kind::Duration => format_go_duration(parse_go_duration(&given[0]).unwrap_or_default()),
+            Kind::Duration => format_go_duration(duration(&given).unwrap_or_default()),
             Kind::Repeated => given.join(","),
-            _ => given[0].clone(),
+            _ => last(&given).to_string(),
         };
-        text.insert(spec.name.to_string(), shown);
+        config.flag_values.insert(spec.name.to_string(), shown);
     }
-    let one = |name: &str| {
-        values
-            .get(name)
-            .and_then(|v| v.first())
-            .cloned()
-            .unwrap_or_default()
-    };
-    let flag = |name: &str| one(name) == "true";
-    let duration = |name: &str| parse_go_duration(&one(name)).unwrap_or_default();
-    let size = |name: &str| parse_size(&one(name)).unwrap_or(u64::MAX);
-    let count = |name: &str| one(name).parse::<u64>().unwrap_or(u64::MAX);
-
-    let external_url = one("web.external-url");
-    let external_path = external_url_path(&external_url)?;
-    let route_prefix = compute_route_prefix(&one("web.route-prefix"), &external_path);
-    let external_path_prefix = compute_route_prefix("", &external_path);
-    let listen_addresses = values
-        .get("web.listen-address")
-        .cloned()
-        .unwrap_or_default();
-
-    Ok(Config {
-        listen_addresses,
-        systemd_socket: flag("web.systemd-socket"),
-        web_config_file: one("web.config.file"),
-        telemetry_path: one("web.telemetry-path"),
-        external_url,
-        route_prefix,
-        external_path_prefix,
-        enable_lifecycle: flag("web.enable-lifecycle"),
-        enable_admin_api: flag("web.enable-admin-api"),
-        unauthenticated_health: flag("web.unauthenticated-health"),
-        read_header_timeout: duration("web.read-header-timeout"),
-        idle_timeout: duration("web.idle-timeout"),
-        read_timeout: duration("web.read-timeout"),
-        persistence_file: one("persistence.file"),
-        persistence_interval: duration("persistence.interval"),
-        persistence_mode: if one("persistence.mode") == "snapshot" {
-            PersistenceMode::Snapshot
-        } else {
-            PersistenceMode::Durable
-        },
-        persistence_ignore_corrupt: flag("persistence.ignore-corrupt"),
-        push_disable_consistency_check: flag("push.disable-consistency-check"),
-        push_enable_utf8_names: flag("push.enable-utf8-names"),
-        limits: Limits {
-            max_body_size: size("push.max-body-size"),
-            max_decompressed_size: size("push.max-decompressed-size"),
-            max_series: count("push.max-series"),
-            max_labels: count("push.max-labels"),
-            max_label_value_length: size("push.max-label-value-length"),
-            max_groups: count("push.max-groups"),
-        },
-        log_level: match one("log.level").as_str() {
-            "debug" => LogLevel::Debug,
-            "warn" => LogLevel::Warn,
-            "error" => LogLevel::Error,
-            _ => LogLevel::Info,
-        },
-        log_format: if one("log.format") == "json" {
-            LogFormat::Json
-        } else {
-            LogFormat::Logfmt
-        },
-        flag_values: text,
-    })
+    let external_path = external_url_path(&config.external_url)?;
+    config.route_prefix = compute_route_prefix(&config.route_prefix, &external_path);
+    config.external_path_prefix = compute_route_prefix("", &external_path);
+    Ok(config)
 }
 
 /// The path part of `--web.external-url` (which must be an absolute URL or
@@ -485,6 +543,17 @@ fn trim_fraction(value: u128, div: u128) -> String {
     format!("{whole}.{}", digits.trim_end_matches('0'))
 }
 
+/// A byte size as `--help` shows defaults: the largest binary unit that
+/// divides it (`128MiB`, `64KiB`, `100B`).
+pub fn format_size(n: u64) -> String {
+    for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] {
+        if n != 0 && n % (1 << shift) == 0 {
+            return format!("{}{unit}", n >> shift);
+        }
+    }
+    format!("{n}B")
+}
+
 /// Parses a byte size: a number with an optional `B`, `KiB`, `MiB`, `GiB`
 /// (or `KB`, `MB`, `GB`, meaning the same powers of 1024).
 pub fn parse_size(s: &str) -> Result<u64, String> {
@@ -510,10 +579,11 @@ pub fn usage() -> String {
         "usage: pushgateway [<flags>]\n\nThe Pushgateway\n\nFlags:\n  -h, --help                 Show context-sensitive help.\n",
     );
     for spec in SPECS {
+        let default = spec.default.text();
         let left = match spec.kind {
             Kind::Bool => format!("--{}", spec.name),
-            Kind::Repeated => format!("--{}={} ...", spec.name, spec.default),
-            _ => format!("--{}={:?}", spec.name, spec.default),
+            Kind::Repeated => format!("--{}={default} ...", spec.name),
+            _ => format!("--{}={default:?}", spec.name),
         };
         let _ = writeln!(out, "      {left}\n            {}", spec.help);
     }
@@ -560,7 +630,8 @@ mod tests {
             c.flag_values["web.listen-address"],
             "127.0.0.1:1,127.0.0.1:2"
         );
-        assert!(c.enable_lifecycle && !c.enable_admin_api && c.push_disable_consistency_check);
+        assert!(c.enable_lifecycle && !c.enable_admin_api);
+        assert_eq!(c.consistency, ConsistencyCheck::Off);
         assert_eq!(c.flag_values["persistence.interval"], "1m30s");
     }
 

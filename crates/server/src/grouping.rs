@@ -5,98 +5,124 @@
 //! to invalid UTF-8 are refused here (the Go gateway accepts them and then
 //! fails every later push and scrape).
 
+use exposition::{go_quote, NameValidation};
 use store::GroupingKey;
 
 /// The suffix marking a base64-encoded value.
 pub(crate) const BASE64_SUFFIX: &str = "@base64";
 
-/// A problem with a push URL; the text is the 400 response body.
+/// How the job name is written in a push URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JobEncoding {
+    /// `/metrics/job/<job>`.
+    Plain,
+    /// `/metrics/job@base64/<base64 of job>`.
+    Base64,
+}
+
+/// A problem with a push URL; the text is the 400 response body, worded
+/// as the Go gateway words it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub(crate) struct UrlError(pub(crate) String);
+pub(crate) enum UrlError {
+    #[error("invalid base64 encoding in job name {}: illegal base64 data at input byte {offset}", go_quote(.job.as_bytes()))]
+    JobBase64 { job: String, offset: usize },
+    #[error("job name {} is not valid UTF-8 after base64 decoding: {}", go_quote(.job.as_bytes()), go_quote(.decoded))]
+    JobUtf8 { job: String, decoded: Vec<u8> },
+    #[error("job name is required")]
+    JobRequired,
+    #[error("odd number of components in label string {}", go_quote(.labels.as_bytes()))]
+    OddComponents { labels: String },
+    #[error("improper label name {}", go_quote(.name.as_bytes()))]
+    ImproperLabelName { name: String },
+    #[error("invalid base64 encoding for label {name}={}: illegal base64 data at input byte {offset}", go_quote(.value.as_bytes()))]
+    LabelBase64 {
+        name: String,
+        value: String,
+        offset: usize,
+    },
+    #[error("label {name} has a value that is not valid UTF-8 after base64 decoding: {}", go_quote(.decoded))]
+    LabelUtf8 { name: String, decoded: Vec<u8> },
+}
+
+impl UrlError {
+    /// The message the Go gateway logs (at debug) for this kind of problem.
+    pub(crate) fn log_message(&self) -> &'static str {
+        match self {
+            UrlError::JobBase64 { .. } | UrlError::JobUtf8 { .. } => {
+                "invalid base64 encoding in job name"
+            }
+            UrlError::JobRequired => "job name is required",
+            _ => "failed to parse URL",
+        }
+    }
+}
 
 /// Builds the grouping key of a push or delete URL.
 ///
-/// `job` is the job path segment (already percent-decoded), `job_base64`
-/// whether it came as `job@base64`, `labels` the rest of the path with its
-/// leading slash (may be empty).
+/// `job` is the job path segment (already percent-decoded), `labels` the
+/// rest of the path with its leading slash (may be empty).
 pub(crate) fn grouping_key(
     job: &str,
-    job_base64: bool,
+    job_encoding: JobEncoding,
     labels: &str,
-    utf8_names: bool,
+    names: NameValidation,
 ) -> Result<GroupingKey, UrlError> {
-    let job = if job_base64 {
-        let bytes = decode_base64(job).map_err(|offset| {
-            UrlError(format!(
-                "invalid base64 encoding in job name {}: illegal base64 data at input byte {offset}",
-                exposition::go_quote(job.as_bytes())
-            ))
-        })?;
-        String::from_utf8(bytes).map_err(|e| {
-            UrlError(format!(
-                "job name {} is not valid UTF-8 after base64 decoding: {}",
-                exposition::go_quote(job.as_bytes()),
-                exposition::go_quote(e.as_bytes())
-            ))
-        })?
-    } else {
-        job.to_string()
+    let job = match job_encoding {
+        JobEncoding::Base64 => {
+            let bytes = decode_base64(job).map_err(|offset| UrlError::JobBase64 {
+                job: job.to_string(),
+                offset,
+            })?;
+            String::from_utf8(bytes).map_err(|e| UrlError::JobUtf8 {
+                job: job.to_string(),
+                decoded: e.into_bytes(),
+            })?
+        }
+        JobEncoding::Plain => job.to_string(),
     };
-    let mut pairs = split_labels(labels, utf8_names)?;
+    let mut pairs = split_labels(labels, names)?;
     if job.is_empty() {
-        return Err(UrlError("job name is required".into()));
+        return Err(UrlError::JobRequired);
     }
     pairs.push(("job".to_string(), job));
     Ok(GroupingKey::new(pairs))
 }
 
 /// Go's `splitLabels`: `"/a/b/c/d"` → `a=b, c=d`.
-fn split_labels(labels: &str, utf8_names: bool) -> Result<Vec<(String, String)>, UrlError> {
+fn split_labels(labels: &str, names: NameValidation) -> Result<Vec<(String, String)>, UrlError> {
     let mut result = Vec::new();
     if labels.len() <= 1 {
         return Ok(result);
     }
     let components: Vec<&str> = labels[1..].split('/').collect();
     if components.len() % 2 != 0 {
-        return Err(UrlError(format!(
-            "odd number of components in label string {}",
-            exposition::go_quote(labels.as_bytes())
-        )));
+        return Err(UrlError::OddComponents {
+            labels: labels.to_string(),
+        });
     }
     for pair in components.chunks(2) {
         let (name, value) = (pair[0], pair[1]);
         let trimmed = name.strip_suffix(BASE64_SUFFIX).unwrap_or(name);
-        let unescaped = if utf8_names {
-            unescape_value_encoding(trimmed)
-        } else {
-            trimmed.to_string()
+        let unescaped = match names {
+            NameValidation::Utf8 => unescape_value_encoding(trimmed),
+            NameValidation::Legacy => trimmed.to_string(),
         };
-        let valid = if utf8_names {
-            !unescaped.is_empty()
-        } else {
-            exposition::is_valid_legacy_label_name(&unescaped)
-        };
-        if !valid || trimmed.starts_with("__") {
-            return Err(UrlError(format!(
-                "improper label name {}",
-                exposition::go_quote(trimmed.as_bytes())
-            )));
+        if !names.is_valid_label_name(&unescaped) || trimmed.starts_with("__") {
+            return Err(UrlError::ImproperLabelName {
+                name: trimmed.to_string(),
+            });
         }
         let value = if name.len() == trimmed.len() {
             value.to_string()
         } else {
-            let bytes = decode_base64(value).map_err(|offset| {
-                UrlError(format!(
-                    "invalid base64 encoding for label {trimmed}={}: illegal base64 data at input byte {offset}",
-                    exposition::go_quote(value.as_bytes())
-                ))
+            let bytes = decode_base64(value).map_err(|offset| UrlError::LabelBase64 {
+                name: trimmed.to_string(),
+                value: value.to_string(),
+                offset,
             })?;
-            String::from_utf8(bytes).map_err(|e| {
-                UrlError(format!(
-                    "label {trimmed} has a value that is not valid UTF-8 after base64 decoding: {}",
-                    exposition::go_quote(e.as_bytes())
-                ))
+            String::from_utf8(bytes).map_err(|e| UrlError::LabelUtf8 {
+                name: trimmed.to_string(),
+                decoded: e.into_bytes(),
             })?
         };
         result.push((unescaped, value));
@@ -203,13 +229,18 @@ mod tests {
     use super::*;
 
     fn key(job: &str, b64: bool, labels: &str) -> Result<Vec<(String, String)>, String> {
-        grouping_key(job, b64, labels, false)
+        let encoding = if b64 {
+            JobEncoding::Base64
+        } else {
+            JobEncoding::Plain
+        };
+        grouping_key(job, encoding, labels, NameValidation::Legacy)
             .map(|k| {
                 k.labels()
                     .map(|(a, b)| (a.to_string(), b.to_string()))
                     .collect()
             })
-            .map_err(|e| e.0)
+            .map_err(|e| e.to_string())
     }
 
     #[test]

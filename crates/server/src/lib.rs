@@ -1,35 +1,50 @@
 //! The Pushgateway server: a drop-in replacement for the Go Pushgateway.
 //!
 //! This crate owns everything HTTP: flags, routing with the Go gateway's
-//! redirect and status-code behaviour, the push/delete handlers (URL
-//! grammar, body decoding, limits), scrapes, the JSON API, the web UI, the
-//! gateway's own metrics and serving. Metric formats live in the
-//! `exposition` crate, storage and consistency rules in `store`.
+//! redirect and status-code behaviour, authentication, the push/delete
+//! handlers (URL grammar, body decoding, limits), scrapes, the JSON API,
+//! the web UI, the gateway's own metrics and serving. Metric formats live
+//! in the `exposition` crate, storage, consistency rules and persistence in
+//! `store`.
 //!
-//! [`app`] returns the whole HTTP surface as an axum `Router` that tests
-//! drive without a socket; [`serve::serve`] runs it on listeners.
+//! # Brief overview
+//!
+//! - [`app`] returns the whole HTTP surface as an axum `Router` that tests
+//!   drive without a socket; [`serve::serve`] runs it on listeners.
+//! - `routes` dispatches every request: web config (rate limit, who is
+//!   asking, extra headers), Go's routers, one request context, then a
+//!   handler in `handlers` (push, API, admin, lifecycle), `scrape` or `ui`.
+//! - Every failure is one `AppError`, reported (counted, logged as Go logs
+//!   it) and answered in one place.
+//! - [`AppState`] is what handlers share; [`flags`] parses the command line
+//!   into a typed [`flags::Config`].
 #![deny(missing_docs)]
 
-mod api;
-mod app;
 mod auth;
 mod body;
 mod build;
+mod context;
+mod error;
 pub mod flags;
 mod grouping;
+mod handlers;
 mod json;
 mod limits;
 pub mod logging;
 mod native;
 mod own;
 pub mod persistence;
+mod response;
 mod router;
+mod routes;
 mod scrape;
 pub mod serve;
+mod state;
 mod tls;
 mod ui;
 mod webconfig;
 
-pub use app::{app, dispatch, store_options, AppState};
 pub use limits::Limits;
+pub use routes::app;
+pub use state::{store_options, AppState};
 pub use webconfig::WebConfigError;

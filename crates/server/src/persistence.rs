@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use store::{PersistMode, Persistence, PersistenceOptions};
+use store::{Persistence, PersistenceOptions};
 
-use crate::flags::{Config, PersistenceMode};
+use crate::flags::Config;
 
 /// Opens persistence when a file is configured, logging what was loaded.
 pub fn open(config: &Config) -> Result<Option<Arc<Persistence>>, store::PersistError> {
@@ -15,14 +15,11 @@ pub fn open(config: &Config) -> Result<Option<Arc<Persistence>>, store::PersistE
     }
     let options = PersistenceOptions {
         file: config.persistence_file.clone().into(),
-        mode: match config.persistence_mode {
-            PersistenceMode::Durable => PersistMode::Durable,
-            PersistenceMode::Snapshot => PersistMode::Snapshot,
-        },
-        ignore_corrupt: config.persistence_ignore_corrupt,
+        mode: config.persistence_mode,
+        on_corruption: config.persistence_on_corruption,
     };
     let started = std::time::Instant::now();
-    let (persistence, report) = Persistence::open(options, crate::app::store_options(config))?;
+    let (persistence, report) = Persistence::open(options, crate::state::store_options(config))?;
     for warning in &report.warnings {
         tracing::warn!(file = %config.persistence_file, problem = %warning, "persistence");
     }

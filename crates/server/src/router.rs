@@ -475,6 +475,17 @@ impl<T: Copy> Router<T> {
     }
 }
 
+/// Go's `path.Join` for the telemetry path: joined and cleaned.
+pub(crate) fn join_path(prefix: &str, path: &str) -> String {
+    let joined = format!("{prefix}/{path}");
+    let cleaned = clean_path(&joined);
+    if cleaned.len() > 1 {
+        cleaned.trim_end_matches('/').to_string()
+    } else {
+        cleaned
+    }
+}
+
 /// Go's path cleaning (`path.Clean` keeping a trailing slash): removes
 /// `//`, `/./` and resolves `/../`.
 pub(crate) fn clean_path(p: &str) -> String {

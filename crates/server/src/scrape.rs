@@ -5,13 +5,15 @@
 use std::io::Write;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use exposition::Format;
+use exposition::{Format, Offer};
+use store::{ConsistencyCheck, Encoding};
 use tokio::sync::mpsc;
 
-use crate::app::AppState;
+use crate::error::AppError;
+use crate::state::AppState;
 
 /// Size of the pieces a scrape is streamed in.
 const CHUNK: usize = 256 * 1024;
@@ -109,39 +111,42 @@ impl ChunkSink {
     }
 }
 
-/// Handles a scrape.
-pub(crate) async fn scrape(state: AppState, headers: HeaderMap) -> Response {
+/// Handles a scrape: negotiates the format, then streams the exposition
+/// from a blocking thread.
+pub(crate) fn scrape(state: &AppState, headers: &HeaderMap) -> Result<Response, AppError> {
     let accept = headers
         .get(http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let format = exposition::negotiate(accept, false);
+    let format = exposition::negotiate(accept, Offer::TextAndProtobuf);
+    let encoding = match format {
+        Format::Text => Encoding::Text,
+        Format::Protobuf => Encoding::Protobuf,
+        // Not offered, so never negotiated; say so rather than answer in
+        // another format under its name.
+        Format::OpenMetrics => return Err(AppError::Internal("OpenMetrics output is not enabled")),
+    };
     let escaping = exposition::requested_escaping(accept).unwrap_or("underscores");
-    let gzip = accepts_gzip(&headers);
+    let gzip = accepts_gzip(headers);
     let snapshot = state.store().snapshot();
-    if state.config().push_disable_consistency_check {
+    if state.config().consistency == ConsistencyCheck::Off {
         let own_types = crate::own::own_family_types();
-        if let Err(e) = snapshot.check_consistency(&own_types) {
-            let body = format!("An error has occurred while serving metrics:\n\n{e}\n");
-            return crate::app::text_response(StatusCode::INTERNAL_SERVER_ERROR, body);
-        }
+        snapshot
+            .check_consistency(&own_types)
+            .map_err(AppError::Inconsistent)?;
     }
     let own = state.own().families();
     let (tx, rx) = mpsc::channel(8);
     tokio::task::spawn_blocking(move || {
         let mut sink = ChunkSink::new(tx, gzip);
-        snapshot.write_exposition(&own, format, &mut |piece| sink.write(piece));
+        snapshot.write_exposition(&own, encoding, &mut |piece| sink.write(piece));
         sink.finish();
     });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     });
     let mut response = Body::from_stream(stream).into_response();
-    let content_type = match format {
-        Format::Protobuf => exposition::PROTOBUF_CONTENT_TYPE,
-        _ => exposition::TEXT_CONTENT_TYPE,
-    };
-    let content_type = format!("{content_type}; escaping={escaping}");
+    let content_type = format!("{}; escaping={escaping}", format.content_type());
     if let Ok(v) = HeaderValue::from_str(&content_type) {
         response.headers_mut().insert(http::header::CONTENT_TYPE, v);
     }
@@ -151,7 +156,7 @@ pub(crate) async fn scrape(state: AppState, headers: HeaderMap) -> Response {
             HeaderValue::from_static("gzip"),
         );
     }
-    response
+    Ok(response)
 }
 
 #[cfg(test)]

@@ -16,7 +16,12 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::time::Sleep;
 
-use crate::app::{app, AppState};
+use http::Request;
+use hyper::body::Incoming;
+
+use crate::context::ConnectionInfo;
+use crate::routes::app;
+use crate::state::AppState;
 
 /// A problem starting or running the server.
 #[derive(Debug, thiserror::Error)]
@@ -86,7 +91,7 @@ pub async fn serve(state: AppState, listeners: Vec<TcpListener>) {
                 };
                 let _ = stream.set_nodelay(true);
                 let stream = IdleTimeout::new(stream, config.idle_timeout);
-                let service = TowerToHyperService::new(router.clone());
+                let router = router.clone();
                 let mut builder = auto::Builder::new(TokioExecutor::new());
                 builder
                     .http1()
@@ -109,6 +114,7 @@ pub async fn serve(state: AppState, listeners: Vec<TcpListener>) {
                 tokio::spawn(async move {
                     let result = match acceptor {
                         None => {
+                            let service = connection_service(router, peer, None);
                             let connection = builder
                                 .serve_connection_with_upgrades(TokioIo::new(stream), service);
                             watcher.watch(connection.into_owned()).await
@@ -128,6 +134,13 @@ pub async fn serve(state: AppState, listeners: Vec<TcpListener>) {
                                     return;
                                 }
                             };
+                            let subject = stream
+                                .get_ref()
+                                .1
+                                .peer_certificates()
+                                .and_then(|chain| chain.first())
+                                .and_then(|leaf| crate::tls::subject(leaf));
+                            let service = connection_service(router, peer, subject);
                             let connection = builder
                                 .serve_connection_with_upgrades(TokioIo::new(stream), service);
                             watcher.watch(connection.into_owned()).await
@@ -155,6 +168,29 @@ pub async fn serve(state: AppState, listeners: Vec<TcpListener>) {
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(Duration::from_secs(30)) => tracing::warn!("connections still open after 30s; closing them"),
     }
+}
+
+/// The service for one connection: the app, with the connection's peer
+/// address and client certificate attached to every request.
+fn connection_service(
+    router: axum::Router,
+    peer: SocketAddr,
+    certificate_subject: Option<String>,
+) -> TowerToHyperService<
+    tower::util::MapRequest<
+        axum::Router,
+        impl FnMut(Request<Incoming>) -> Request<Incoming> + Clone,
+    >,
+> {
+    let info = ConnectionInfo {
+        peer,
+        certificate_subject,
+    };
+    let service = tower::ServiceExt::map_request(router, move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(info.clone());
+        request
+    });
+    TowerToHyperService::new(service)
 }
 
 /// Closes a connection on which nothing was read or written for a while,

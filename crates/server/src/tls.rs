@@ -19,11 +19,126 @@ use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 
-use crate::webconfig::WebConfig;
+use serde::Deserialize;
 
-/// Builds the rustls server configuration of a web config.
-pub(crate) fn server_config(config: &WebConfig) -> Result<rustls::ServerConfig, String> {
-    let tls = &config.tls_server_config;
+/// `tls_server_config`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TlsServerConfig {
+    #[serde(default)]
+    pub(crate) cert: String,
+    #[serde(default)]
+    pub(crate) key: String,
+    #[serde(default)]
+    pub(crate) client_ca: String,
+    #[serde(default)]
+    pub(crate) cert_file: String,
+    #[serde(default)]
+    pub(crate) key_file: String,
+    #[serde(default)]
+    pub(crate) client_auth_type: String,
+    #[serde(default)]
+    pub(crate) client_ca_file: String,
+    #[serde(default)]
+    pub(crate) cipher_suites: Vec<String>,
+    #[serde(default)]
+    pub(crate) curve_preferences: Vec<String>,
+    #[serde(default)]
+    pub(crate) min_version: Option<String>,
+    #[serde(default)]
+    pub(crate) max_version: Option<String>,
+    #[serde(default)]
+    pub(crate) prefer_server_cipher_suites: Option<bool>,
+    #[serde(default)]
+    pub(crate) client_allowed_sans: Option<Vec<String>>,
+}
+
+impl TlsServerConfig {
+    /// Whether any TLS setting is present (exporter-toolkit's `IsEnabled`).
+    pub(crate) fn is_enabled(&self) -> bool {
+        !(self.cert_file.is_empty()
+            && self.cert.is_empty()
+            && self.key_file.is_empty()
+            && self.key.is_empty()
+            && self.client_ca_file.is_empty()
+            && self.client_ca.is_empty()
+            && self.client_auth_type.is_empty())
+    }
+}
+
+/// The application protocols TLS connections offer (ALPN).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protocols {
+    /// HTTP/1.1 only (`http_server_config.http2: false`).
+    Http1,
+    /// HTTP/2, then HTTP/1.1.
+    Http1AndHttp2,
+}
+
+/// The subject of a certificate as an RFC 4514 distinguished name
+/// (`CN=ci-runner,O=Example`: the last RDN first, as Go's
+/// `pkix.Name.String` writes it), if the certificate parses.
+pub(crate) fn subject(certificate: &CertificateDer<'_>) -> Option<String> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(certificate.as_ref()).ok()?;
+    let rdns: Vec<String> = parsed
+        .subject()
+        .iter_rdn()
+        .map(|rdn| {
+            rdn.iter()
+                .map(|attr| {
+                    let oid = attr.attr_type().to_id_string();
+                    let name = match oid.as_str() {
+                        "2.5.4.3" => "CN".to_string(),
+                        "2.5.4.5" => "SERIALNUMBER".to_string(),
+                        "2.5.4.6" => "C".to_string(),
+                        "2.5.4.7" => "L".to_string(),
+                        "2.5.4.8" => "ST".to_string(),
+                        "2.5.4.9" => "STREET".to_string(),
+                        "2.5.4.10" => "O".to_string(),
+                        "2.5.4.11" => "OU".to_string(),
+                        "2.5.4.17" => "POSTALCODE".to_string(),
+                        "0.9.2342.19200300.100.1.1" => "UID".to_string(),
+                        "0.9.2342.19200300.100.1.25" => "DC".to_string(),
+                        _ => oid,
+                    };
+                    let value = match attr.as_str() {
+                        Ok(text) => escape_dn_value(text),
+                        Err(_) => {
+                            let raw = attr.attr_value().data;
+                            let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+                            format!("#{hex}")
+                        }
+                    };
+                    format!("{name}={value}")
+                })
+                .collect::<Vec<_>>()
+                .join("+")
+        })
+        .collect();
+    Some(rdns.into_iter().rev().collect::<Vec<_>>().join(","))
+}
+
+/// RFC 4514's escaping of an attribute value.
+fn escape_dn_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let last = value.chars().count().saturating_sub(1);
+    for (i, c) in value.chars().enumerate() {
+        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
+            || (i == 0 && (c == ' ' || c == '#'))
+            || (i == last && c == ' ');
+        if special {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Builds the rustls server configuration of a web config's TLS section.
+pub(crate) fn server_config(
+    tls: &TlsServerConfig,
+    protocols: Protocols,
+) -> Result<rustls::ServerConfig, String> {
     if tls.cert_file.is_empty() && tls.cert.is_empty() {
         return Err("missing one of cert or cert_file".into());
     }
@@ -98,15 +213,15 @@ pub(crate) fn server_config(config: &WebConfig) -> Result<rustls::ServerConfig, 
         versions.push(&rustls::version::TLS13);
     }
     let provider = Arc::new(provider);
-    let verifier = client_verifier(config, &provider)?;
-    let resolver = Arc::new(ReloadingCert::new(config, &provider)?);
+    let verifier = client_verifier(tls, &provider)?;
+    let resolver = Arc::new(ReloadingCert::new(tls, &provider)?);
     let mut server = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&versions)
         .map_err(|e| format!("TLS settings: {e}"))?
         .with_client_cert_verifier(verifier)
         .with_cert_resolver(resolver);
     server.ignore_client_order = tls.prefer_server_cipher_suites.unwrap_or(true);
-    server.alpn_protocols = if config.http_server_config.http2 {
+    server.alpn_protocols = if protocols == Protocols::Http1AndHttp2 {
         vec![b"h2".to_vec(), b"http/1.1".to_vec()]
     } else {
         vec![b"http/1.1".to_vec()]
@@ -157,10 +272,9 @@ fn go_suite_name(suite: rustls::CipherSuite) -> Option<&'static [&'static str]> 
 }
 
 fn client_verifier(
-    config: &WebConfig,
+    tls: &TlsServerConfig,
     provider: &Arc<CryptoProvider>,
 ) -> Result<Arc<dyn ClientCertVerifier>, String> {
-    let tls = &config.tls_server_config;
     let has_ca = !tls.client_ca_file.is_empty() || !tls.client_ca.is_empty();
     let roots = || -> Result<Arc<rustls::RootCertStore>, String> {
         let pem: Vec<u8> = if !tls.client_ca_file.is_empty() {
@@ -381,8 +495,7 @@ struct ReloadingCert {
 type CertState = (Arc<CertifiedKey>, Option<(SystemTime, SystemTime)>, Instant);
 
 impl ReloadingCert {
-    fn new(config: &WebConfig, provider: &Arc<CryptoProvider>) -> Result<ReloadingCert, String> {
-        let tls = &config.tls_server_config;
+    fn new(tls: &TlsServerConfig, provider: &Arc<CryptoProvider>) -> Result<ReloadingCert, String> {
         let (cert_pem, key_pem, files) = if !tls.cert_file.is_empty() || !tls.key_file.is_empty() {
             let cert = read(&tls.cert_file, &tls.cert, "cert_file")?;
             let key = read(&tls.key_file, &tls.key, "key_file")?;

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant, SystemTime};
 use parking_lot::Mutex;
 use serde::Deserialize;
 
+use crate::tls::{server_config, Protocols, TlsServerConfig};
+
 /// The parsed file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,51 +32,6 @@ pub(crate) struct WebConfig {
     pub(crate) basic_auth_users: BTreeMap<String, String>,
 }
 
-/// `tls_server_config`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct TlsServerConfig {
-    #[serde(default)]
-    pub(crate) cert: String,
-    #[serde(default)]
-    pub(crate) key: String,
-    #[serde(default)]
-    pub(crate) client_ca: String,
-    #[serde(default)]
-    pub(crate) cert_file: String,
-    #[serde(default)]
-    pub(crate) key_file: String,
-    #[serde(default)]
-    pub(crate) client_auth_type: String,
-    #[serde(default)]
-    pub(crate) client_ca_file: String,
-    #[serde(default)]
-    pub(crate) cipher_suites: Vec<String>,
-    #[serde(default)]
-    pub(crate) curve_preferences: Vec<String>,
-    #[serde(default)]
-    pub(crate) min_version: Option<String>,
-    #[serde(default)]
-    pub(crate) max_version: Option<String>,
-    #[serde(default)]
-    pub(crate) prefer_server_cipher_suites: Option<bool>,
-    #[serde(default)]
-    pub(crate) client_allowed_sans: Option<Vec<String>>,
-}
-
-impl TlsServerConfig {
-    /// Whether any TLS setting is present (exporter-toolkit's `IsEnabled`).
-    pub(crate) fn is_enabled(&self) -> bool {
-        !(self.cert_file.is_empty()
-            && self.cert.is_empty()
-            && self.key_file.is_empty()
-            && self.key.is_empty()
-            && self.client_ca_file.is_empty()
-            && self.client_ca.is_empty()
-            && self.client_auth_type.is_empty())
-    }
-}
-
 /// `http_server_config`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -87,6 +44,17 @@ pub(crate) struct HttpServerConfig {
 
 fn yes() -> bool {
     true
+}
+
+impl HttpServerConfig {
+    /// The protocols TLS offers by ALPN.
+    fn protocols(&self) -> Protocols {
+        if self.http2 {
+            Protocols::Http1AndHttp2
+        } else {
+            Protocols::Http1
+        }
+    }
 }
 
 impl Default for HttpServerConfig {
@@ -149,7 +117,7 @@ impl WebConfig {
         let mut config: WebConfig = if text.trim().is_empty() {
             WebConfig::default()
         } else {
-            serde_yaml::from_str(&text).map_err(|e| err(e.to_string()))?
+            serde_saphyr::from_str(&text).map_err(|e| err(yaml_message(&e)))?
         };
         for (name, value) in &config.http_server_config.headers {
             match ALLOWED_HEADERS.iter().find(|(h, _)| h == name) {
@@ -182,10 +150,22 @@ impl WebConfig {
         }
         // Build the TLS configuration once to report its problems at start.
         if config.tls_server_config.is_enabled() {
-            crate::tls::server_config(&config).map_err(err)?;
+            server_config(
+                &config.tls_server_config,
+                config.http_server_config.protocols(),
+            )
+            .map_err(err)?;
         }
         Ok(config)
     }
+}
+
+/// A YAML error's first line (where and what), without the source
+/// snippet the parser draws below it.
+fn yaml_message(e: &serde_saphyr::Error) -> String {
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or("");
+    first.strip_prefix("error: ").unwrap_or(first).to_string()
 }
 
 /// The cost of a `$2a$`/`$2b$`/`$2y$` bcrypt hash, if it is one.
@@ -222,12 +202,14 @@ pub(crate) struct Active {
 impl Active {
     fn new(config: WebConfig) -> Result<Active, WebConfigError> {
         let tls = if config.tls_server_config.is_enabled() {
-            Some(Arc::new(crate::tls::server_config(&config).map_err(
-                |message| WebConfigError {
-                    path: String::new(),
-                    message,
-                },
-            )?))
+            let built = server_config(
+                &config.tls_server_config,
+                config.http_server_config.protocols(),
+            );
+            Some(Arc::new(built.map_err(|message| WebConfigError {
+                path: String::new(),
+                message,
+            })?))
         } else {
             None
         };

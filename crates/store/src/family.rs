@@ -12,10 +12,12 @@ use exposition::protobuf::{
 };
 use exposition::{
     compare_label_values, encode_text_metric_parts, is_valid_legacy_label_name,
-    is_valid_legacy_metric_name, LabelPair, Metric, MetricFamily, MetricType, Value,
+    is_valid_legacy_metric_name, LabelPair, Metric, MetricFamily, MetricType, NameValidation,
+    Value,
 };
 
 use crate::key::GroupingKey;
+use crate::problem::Problem;
 use crate::time::PushTime;
 use crate::SeriesHasher;
 
@@ -149,31 +151,10 @@ impl StoredFamily {
     }
 }
 
-/// Rules a family must satisfy on its own, independent of the store.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NameRules {
-    /// Accept any non-empty UTF-8 metric and label names (the Go
-    /// Pushgateway's `--push.enable-utf8-names`); otherwise legacy names.
-    pub utf8: bool,
-}
-
-impl NameRules {
-    fn valid_metric_name(self, name: &str) -> bool {
-        if self.utf8 {
-            !name.is_empty()
-        } else {
-            is_valid_legacy_metric_name(name)
-        }
-    }
-
-    fn valid_label_name(self, name: &str) -> bool {
-        let shape = if self.utf8 {
-            !name.is_empty()
-        } else {
-            is_valid_legacy_label_name(name)
-        };
-        shape && !name.starts_with("__")
-    }
+/// What a pushed family must satisfy on its own: the name rules, and the
+/// reserved `__` prefix for label names.
+fn valid_label_name(rules: NameValidation, name: &str) -> bool {
+    rules.is_valid_label_name(name) && !name.starts_with("__")
 }
 
 /// Scratch space reused across the families of one push.
@@ -195,17 +176,16 @@ pub(crate) fn prepare<'a, S: AsRef<str>>(
     family: &'a MetricFamily<S>,
     key: &'a GroupingKey,
     at: PushTime,
-    rules: NameRules,
+    rules: NameValidation,
     hasher: &SeriesHasher,
     scratch: &mut Scratch<'a>,
-    errors: &mut Vec<String>,
+    errors: &mut Vec<Problem>,
 ) -> StoredFamily {
     let name = family.name.as_ref();
-    if !rules.valid_metric_name(name) {
-        errors.push(format!(
-            "invalid metric name {}",
-            exposition::go_quote(name.as_bytes())
-        ));
+    if !rules.is_valid_metric_name(name) {
+        errors.push(Problem::InvalidMetricName {
+            name: name.to_string(),
+        });
     }
     scratch.labels.clear();
     scratch.ranges.clear();
@@ -243,7 +223,7 @@ impl StoredFamily {
 fn encode<'a, S: AsRef<str>>(
     family: &'a MetricFamily<S>,
     at: PushTime,
-    mut checks: Option<(NameRules, &SeriesHasher, &mut Vec<String>)>,
+    mut checks: Option<(NameValidation, &SeriesHasher, &mut Vec<Problem>)>,
     scratch: &mut Scratch<'a>,
 ) -> StoredFamily {
     let name = family.name.as_ref();
@@ -395,40 +375,37 @@ fn check_metric<S: AsRef<str>>(
     metric_type: MetricType,
     metric: &Metric<S>,
     labels: &[LabelPair<&str>],
-    rules: NameRules,
-    errors: &mut Vec<String>,
+    rules: NameValidation,
+    errors: &mut Vec<Problem>,
 ) {
     let describe = || describe_metric(name, labels, &metric.value);
     if !metric.value.matches(metric_type) {
-        errors.push(format!("{} is not a {}", describe(), metric_type));
+        errors.push(Problem::NotA {
+            metric: describe(),
+            expected: metric_type,
+        });
         return;
     }
     let mut previous = None;
     for l in labels {
-        if previous == Some(l.name) {
-            errors.push(format!(
-                "{} has two or more labels with the same name: {}",
-                describe(),
-                l.name
-            ));
-            return;
-        }
-        if !rules.valid_label_name(l.name) {
-            errors.push(format!(
-                "{} has a label with an invalid name: {}",
-                describe(),
-                l.name
-            ));
-            return;
-        }
-        if metric_type == MetricType::Summary && l.name == "quantile" {
-            errors.push(format!(
-                "{} must not have an explicit \"quantile\" label",
-                describe()
-            ));
-            return;
-        }
-        previous = Some(l.name);
+        let problem = if previous == Some(l.name) {
+            Problem::DuplicateLabel {
+                metric: describe(),
+                label: l.name.to_string(),
+            }
+        } else if !valid_label_name(rules, l.name) {
+            Problem::InvalidLabelName {
+                metric: describe(),
+                label: l.name.to_string(),
+            }
+        } else if metric_type == MetricType::Summary && l.name == "quantile" {
+            Problem::QuantileLabel { metric: describe() }
+        } else {
+            previous = Some(l.name);
+            continue;
+        };
+        errors.push(problem);
+        return;
     }
 }
 
@@ -579,12 +556,12 @@ mod tests {
             &families[0],
             key,
             PushTime::from_nanos(0),
-            NameRules::default(),
+            NameValidation::Legacy,
             &hasher,
             &mut scratch,
             &mut errors,
         );
-        (f, errors)
+        (f, errors.iter().map(ToString::to_string).collect())
     }
 
     #[test]

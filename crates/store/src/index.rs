@@ -14,6 +14,7 @@ use exposition::MetricType;
 use hashbrown::{HashMap, HashSet};
 
 use crate::family::StoredFamily;
+use crate::problem::Problem;
 
 /// A hasher for keys that are already uniform hashes.
 #[derive(Default)]
@@ -72,13 +73,8 @@ impl Index {
         );
     }
 
-    /// Number of stored series.
-    pub(crate) fn series_count(&self) -> usize {
-        self.series.len()
-    }
-
-    /// Checks a change; returns every problem in Go's words.
-    pub(crate) fn check(&self, change: &Change<'_>) -> Vec<String> {
+    /// Checks a change; returns every problem it would cause.
+    pub(crate) fn check(&self, change: &Change<'_>) -> Vec<Problem> {
         let mut errors = Vec::new();
         // Maps of the change by name, so that checking a push of many
         // families stays linear in its size.
@@ -133,12 +129,17 @@ impl Index {
                 if existing != t {
                     let own = self.names.get(name).is_some_and(|e| e.own);
                     if own || family.is_empty() {
-                        errors.push(format!(
-                            "gathered metric family {name} has type {t} but should have {existing}"
-                        ));
+                        errors.push(Problem::WrongFamilyType {
+                            family: name.to_string(),
+                            found: t,
+                            expected: existing,
+                        });
                     } else {
-                        for what in describe_metrics(family) {
-                            errors.push(format!("{what} is not a {existing}"));
+                        for metric in describe_metrics(family) {
+                            errors.push(Problem::NotA {
+                                metric,
+                                expected: existing,
+                            });
                         }
                     }
                     continue;
@@ -160,14 +161,12 @@ impl Index {
                 .map(|(i, _)| i)
                 .collect();
             if !duplicates.is_empty() {
-                let descriptions = describe_metrics(family);
+                let mut descriptions = describe_metrics(family);
                 for i in duplicates {
-                    errors.push(format!(
-                        "{} was collected before with the same name and label values",
-                        descriptions
-                            .get(i)
-                            .map_or("collected metric", String::as_str)
-                    ));
+                    let metric = descriptions
+                        .get_mut(i)
+                        .map_or_else(|| "collected metric".to_string(), std::mem::take);
+                    errors.push(Problem::DuplicateSeries { metric });
                 }
             }
         }
@@ -230,41 +229,43 @@ pub(crate) fn suffix_collision(
     name: &str,
     t: MetricType,
     type_of: impl Fn(&str) -> Option<MetricType>,
-) -> Option<String> {
+) -> Option<Problem> {
     let base = ["_count", "_sum", "_bucket"]
         .iter()
         .find_map(|s| name.strip_suffix(s).map(|b| (b, *s)));
     if let Some((base, suffix)) = base {
-        match type_of(base) {
-            Some(MetricType::Summary) if suffix != "_bucket" => {
-                return Some(format!(
-                    "collected metric named {name:?} collides with previously collected summary named {base:?}"
-                ))
-            }
-            Some(MetricType::Histogram) => {
-                return Some(format!(
-                    "collected metric named {name:?} collides with previously collected histogram named {base:?}"
-                ))
-            }
-            _ => {}
+        let owner = type_of(base);
+        let collides = match owner {
+            Some(MetricType::Summary) => suffix != "_bucket",
+            Some(MetricType::Histogram) => true,
+            _ => false,
+        };
+        if let (true, Some(owner)) = (collides, owner) {
+            return Some(Problem::SuffixOfExisting {
+                name: name.to_string(),
+                base: base.to_string(),
+                owner,
+            });
         }
     }
     if matches!(t, MetricType::Summary | MetricType::Histogram) {
         for suffix in ["_count", "_sum"] {
             let other = format!("{name}{suffix}");
             if type_of(&other).is_some() {
-                return Some(format!(
-                    "collected histogram or summary named {name:?} collides with previously collected metric named {other:?}"
-                ));
+                return Some(Problem::HistogramOrSummaryOverSuffix {
+                    name: name.to_string(),
+                    other,
+                });
             }
         }
     }
     if t == MetricType::Histogram {
         let other = format!("{name}_bucket");
         if type_of(&other).is_some() {
-            return Some(format!(
-                "collected histogram named {name:?} collides with previously collected metric named {other:?}"
-            ));
+            return Some(Problem::HistogramOverBucket {
+                name: name.to_string(),
+                other,
+            });
         }
     }
     None
@@ -288,23 +289,4 @@ pub(crate) fn describe_metrics(family: &StoredFamily) -> Vec<String> {
             crate::family::describe_metric(family.name(), &labels, &m.value)
         })
         .collect()
-}
-
-/// Joins errors the way Go's `prometheus.MultiError` prints them.
-pub(crate) fn join_errors(errors: &[String]) -> String {
-    const SHOWN: usize = 20;
-    match errors {
-        [one] => one.clone(),
-        _ => {
-            let mut out = format!("{} error(s) occurred:", errors.len());
-            for e in errors.iter().take(SHOWN) {
-                out.push_str("\n* ");
-                out.push_str(e);
-            }
-            if errors.len() > SHOWN {
-                out.push_str(&format!("\n* ... {} more", errors.len() - SHOWN));
-            }
-            out
-        }
-    }
 }

@@ -1,68 +1,95 @@
 //! Storage for the Pushgateway: groups of pushed metric families, the
-//! consistency rules between them, and the merged scrape output.
+//! consistency rules between them, the one write path every change takes,
+//! and the merged scrape output.
 //!
 //! This crate knows nothing of HTTP. The server crate parses request paths
-//! and bodies and hands this crate a [`GroupingKey`] and parsed families;
-//! persistence to disk lives here too, behind the same single write path.
+//! and bodies and hands this crate a [`GroupingKey`] and parsed families.
+//! Where writes go to be made durable is behind the [`ChangeLog`] trait; the
+//! file journal and snapshots ([`Persistence`]) are one implementation, kept
+//! in their own module, which uses only the store's public surface.
 //!
 //! # Brief overview
 //!
 //! - [`Store`] holds [`Group`]s by [`GroupingKey`]. Every change is a
-//!   [`WriteRequest`] applied by [`Store::apply`]; [`Store::push`],
-//!   [`Store::delete`] and [`Store::wipe`] are shorthands.
+//!   [`Write`] applied by [`Store::apply`]; [`Store::push`],
+//!   [`Store::delete`] and [`Store::wipe`] are shorthands for local writes.
 //! - A push is prepared outside any lock into [`StoredFamily`] values:
 //!   labels sanitised as the Go gateway does, metrics sorted in
 //!   client_golang's order and pre-encoded for text and protobuf scrapes.
 //! - The consistency check (types per name, duplicate series, `_count`/
 //!   `_sum`/`_bucket` collisions) runs against an incremental index, so a
-//!   push costs O(size of the push), not O(size of the store).
+//!   push costs O(size of the push), not O(size of the store); refusals
+//!   are [`Problems`] worded as Go words them.
+//! - Each applied local write goes to the store's [`ChangeLog`] in apply
+//!   order and yields a [`Ticket`] to await; a log that cannot take writes
+//!   fences the store ([`WriteError::Log`]).
 //! - [`Store::snapshot`] gives readers a [`Snapshot`];
 //!   [`Snapshot::write_exposition`] streams the merged scrape from the
 //!   pre-encoded bytes.
 //!
 //! ```
-//! use store::{GroupingKey, PushTime, Store, StoreOptions};
+//! use store::{Encoding, GroupingKey, PushMode, PushTime, Store, StoreOptions};
 //! let store = Store::new(StoreOptions::default());
 //! let families = exposition::parse_text(b"# TYPE jobs_done counter\njobs_done 3\n")?;
-//! store.push(GroupingKey::new([("job", "nightly")]), &families, true, PushTime::from_nanos(1))?.wait()?;
+//! let key = GroupingKey::new([("job", "nightly")]);
+//! store.push(key, &families, PushMode::Replace, PushTime::from_nanos(1))?.wait()?;
 //! let mut out = Vec::new();
-//! store.snapshot().write_exposition(&[], exposition::Format::Text, &mut |b| out.extend_from_slice(b));
+//! store.snapshot().write_exposition(&[], Encoding::Text, &mut |b| out.extend_from_slice(b));
 //! let text = String::from_utf8(out)?;
 //! assert!(text.contains("jobs_done{instance=\"\",job=\"nightly\"} 3\n"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]
 
+mod changelog;
 mod family;
 mod index;
 mod key;
 mod persist;
+mod problem;
 mod scrape;
 mod store;
 mod time;
+mod write;
 
-pub use family::{NameRules, StoredFamily};
+pub use changelog::{ChangeLog, LogError, MemoryLog, Position, Progress, Record, Ticket};
+pub use family::StoredFamily;
 pub use key::GroupingKey;
-pub use persist::{LoadReport, PersistError, PersistMode, Persistence, PersistenceOptions};
+pub use persist::{
+    LoadReport, OnCorruption, PersistError, PersistMode, Persistence, PersistenceOptions,
+};
+pub use problem::{Problem, Problems};
+pub use scrape::Encoding;
 pub use store::{
-    Group, Receipt, Snapshot, Store, StoreOptions, WriteRequest, PUSH_FAILURE_TIME_METRIC,
+    ConsistencyCheck, Group, Snapshot, Store, StoreOptions, PUSH_FAILURE_TIME_METRIC,
     PUSH_TIME_METRIC,
 };
 pub use time::PushTime;
+pub use write::{GroupImage, Origin, PushMode, Write, WriteKind};
 
 /// The keyed hash used for series identities (SipHash with per-process
 /// random keys, so that nobody can craft colliding series).
 pub(crate) type SeriesHasher = std::hash::RandomState;
 
-/// Why a push was refused.
+/// Why the store did not apply a write.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum PushError {
-    /// A pushed sample carries a timestamp.
+pub enum WriteError {
+    /// A pushed sample carries a timestamp (the failure is recorded).
     #[error("pushed metrics must not have timestamps")]
     Timestamps,
     /// The pushed metrics are invalid on their own or inconsistent with the
-    /// stored ones; the message lists the problems as Go words them.
+    /// stored ones (the failure is recorded).
     #[error("{0}")]
-    Invalid(String),
+    Rejected(Problems),
+    /// The write would create a group beyond
+    /// [`StoreOptions::max_groups`]; nothing changed.
+    #[error("the store holds {limit} groups, its limit")]
+    TooManyGroups {
+        /// The limit.
+        limit: u64,
+    },
+    /// The change log cannot make writes durable; nothing changed.
+    #[error("{0}")]
+    Log(#[from] LogError),
 }

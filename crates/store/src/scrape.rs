@@ -11,11 +11,21 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use exposition::protobuf::{encode_family_header, encode_varint, family_header_len};
-use exposition::{encode_text_header, Format, MetricType};
+use exposition::{encode_text_header, MetricType};
 
 use crate::family::{compare_encoded, StoredFamily};
-use crate::index::{join_errors, suffix_collision};
+use crate::index::suffix_collision;
+use crate::problem::{Problem, Problems};
 use crate::store::Snapshot;
+
+/// The forms every stored family is pre-encoded in, which a scrape copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// Text format 0.0.4 sample lines.
+    Text,
+    /// Delimited protobuf `MetricFamily` messages.
+    Protobuf,
+}
 
 /// One family taking part in a scrape, with where it comes from.
 struct Entry<'a> {
@@ -25,14 +35,14 @@ struct Entry<'a> {
 }
 
 impl Snapshot {
-    /// Writes the scrape in `format` (text or protobuf), passing the output
+    /// Writes the scrape in `encoding`, passing the output
     /// to `sink` in pieces. `own` are the gateway's own families (built
     /// without grouping labels); their HELP wins over pushed families of the
     /// same name.
     pub fn write_exposition(
         &self,
         own: &[StoredFamily],
-        format: Format,
+        encoding: Encoding,
         sink: &mut dyn FnMut(&[u8]),
     ) {
         let mut entries: Vec<Entry<'_>> =
@@ -64,17 +74,19 @@ impl Snapshot {
             let first = same_name[0].family;
             let help = choose_help(same_name);
             let metric_type = first.metric_type();
-            let text = format != Format::Protobuf;
             merged.clear();
-            merge_runs(runs, text, &mut merged);
+            merge_runs(runs, encoding, &mut merged);
             header.clear();
-            if text {
-                encode_text_header(&mut header, first.name(), help, metric_type);
-            } else {
-                let body: usize = merged.iter().map(|m| m.len()).sum();
-                let len = family_header_len(first.name(), help, metric_type) + body;
-                encode_varint(&mut header, len as u64);
-                encode_family_header(&mut header, first.name(), help, metric_type);
+            match encoding {
+                Encoding::Text => {
+                    encode_text_header(&mut header, first.name(), help, metric_type);
+                }
+                Encoding::Protobuf => {
+                    let body: usize = merged.iter().map(|m| m.len()).sum();
+                    let len = family_header_len(first.name(), help, metric_type) + body;
+                    encode_varint(&mut header, len as u64);
+                    encode_family_header(&mut header, first.name(), help, metric_type);
+                }
             }
             sink(&header);
             for piece in &merged {
@@ -84,9 +96,8 @@ impl Snapshot {
     }
 
     /// Checks the whole store as Go does on every scrape. Only needed when
-    /// pushes are not checked (`--push.disable-consistency-check`); returns
-    /// the problems in Go's words.
-    pub fn check_consistency(&self, own: &[(String, MetricType)]) -> Result<(), String> {
+    /// pushes are not checked ([`ConsistencyCheck::Off`](crate::ConsistencyCheck::Off)).
+    pub fn check_consistency(&self, own: &[(String, MetricType)]) -> Result<(), Problems> {
         let mut errors = Vec::new();
         let mut types: hashbrown::HashMap<&str, MetricType> =
             own.iter().map(|(n, t)| (n.as_str(), *t)).collect();
@@ -94,12 +105,13 @@ impl Snapshot {
         for group in &self.groups {
             for family in group.families() {
                 match types.get(family.name()) {
-                    Some(&t) if t != family.metric_type() => errors.push(format!(
-                        "gathered metric family {} has type {} but should have {}",
-                        family.name(),
-                        family.metric_type(),
-                        t
-                    )),
+                    Some(&t) if t != family.metric_type() => {
+                        errors.push(Problem::WrongFamilyType {
+                            family: family.name().to_string(),
+                            found: family.metric_type(),
+                            expected: t,
+                        })
+                    }
                     Some(_) => {}
                     None => {
                         types.insert(family.name(), family.metric_type());
@@ -107,10 +119,8 @@ impl Snapshot {
                 }
                 for (i, &h) in family.hashes().iter().enumerate() {
                     if !seen.insert(h) {
-                        let what = crate::index::describe_metrics(family).swap_remove(i);
-                        errors.push(format!(
-                            "{what} was collected before with the same name and label values"
-                        ));
+                        let metric = crate::index::describe_metrics(family).swap_remove(i);
+                        errors.push(Problem::DuplicateSeries { metric });
                     }
                 }
             }
@@ -125,7 +135,7 @@ impl Snapshot {
         if errors.is_empty() {
             Ok(())
         } else {
-            Err(join_errors(&errors))
+            Err(errors.into())
         }
     }
 }
@@ -146,14 +156,14 @@ fn choose_help<'a>(same_name: &[Entry<'a>]) -> Option<&'a str> {
 
 /// Appends the metrics of `runs` (each sorted) in Go's order, as text lines
 /// or protobuf fields.
-fn merge_runs<'a>(mut runs: Vec<&'a StoredFamily>, text: bool, out: &mut Vec<&'a [u8]>) {
-    let whole = |f: &'a StoredFamily| if text { f.text() } else { f.proto() };
-    let piece = |f: &'a StoredFamily, i: usize| {
-        if text {
-            f.metric_text(i)
-        } else {
-            f.metric_proto(i)
-        }
+fn merge_runs<'a>(mut runs: Vec<&'a StoredFamily>, encoding: Encoding, out: &mut Vec<&'a [u8]>) {
+    let whole = |f: &'a StoredFamily| match encoding {
+        Encoding::Text => f.text(),
+        Encoding::Protobuf => f.proto(),
+    };
+    let piece = |f: &'a StoredFamily, i: usize| match encoding {
+        Encoding::Text => f.metric_text(i),
+        Encoding::Protobuf => f.metric_proto(i),
     };
     let first = |f: &'a StoredFamily| f.metric_proto(0);
     let last = |f: &'a StoredFamily| f.metric_proto(f.len() - 1);

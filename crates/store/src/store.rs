@@ -1,30 +1,29 @@
 //! The store: groups by grouping key, the consistency index, and the one
 //! write path every change goes through.
 //!
-//! A push is prepared (sanitised, sorted, encoded, hashed) before any lock
-//! is taken. The write lock is then held only to check the prepared
-//! families against the index and to swap the group in; readers take a
-//! separate read lock just long enough to copy the list of groups, so a
-//! scrape never waits for a push's preparation and a push never waits for a
-//! scrape's encoding.
+//! A push is prepared (sanitised, sorted, encoded, hashed) and its change-log
+//! record encoded before any lock is taken. The write lock is then held only
+//! to ask the change log whether it can take writes, check the prepared
+//! families against the index, swap the group in and append the record;
+//! readers take a separate read lock just long enough to copy the list of
+//! groups, so a scrape never waits for a push's preparation and a push never
+//! waits for a scrape's encoding.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use exposition::{LabelPair, Metric, MetricFamily, MetricType, Value};
+use exposition::{LabelPair, Metric, MetricFamily, MetricType, NameValidation, Value};
 use parking_lot::{Mutex, RwLock};
 
-use crate::persist::codec;
-use crate::persist::journal::Journal;
-use crate::persist::PersistError;
-
-use crate::family::{prepare, NameRules, Scratch, StoredFamily};
-use crate::index::{join_errors, Change, Index};
+use crate::changelog::{ChangeLog, MemoryLog, Position, Ticket};
+use crate::family::{prepare, Scratch, StoredFamily};
+use crate::index::{Change, Index};
 use crate::key::GroupingKey;
+use crate::problem::{Problem, Problems};
 use crate::time::PushTime;
-use crate::{PushError, SeriesHasher};
+use crate::write::{GroupImage, Origin, PushMode, Write};
+use crate::{SeriesHasher, WriteError};
 
 /// Name of the per-group gauge with the last successful push time.
 pub const PUSH_TIME_METRIC: &str = "push_time_seconds";
@@ -35,18 +34,42 @@ const PUSH_TIME_HELP: &str =
 const PUSH_FAILURE_TIME_HELP: &str =
     "Last Unix time when changing this group in the Pushgateway failed.";
 
+/// When pushed metrics are checked against the stored ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConsistencyCheck {
+    /// Every push, against the incremental index (the Go gateway's default).
+    #[default]
+    OnPush,
+    /// Never by the store (`--push.disable-consistency-check`): only what a
+    /// push must satisfy on its own is checked, and inconsistencies surface
+    /// when a scrape checks the whole store.
+    Off,
+}
+
 /// How the store treats pushes.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct StoreOptions {
-    /// Check every push against the stored metrics (the default in the Go
-    /// gateway). When off, only what a push must satisfy on its own is
-    /// checked, and inconsistencies surface at scrape time.
-    pub skip_consistency_check: bool,
+    /// When pushes are checked for consistency.
+    pub consistency: ConsistencyCheck,
     /// Metric and label name rules.
-    pub names: NameRules,
+    pub names: NameValidation,
     /// The gateway's own metric families (name, type): pushed families may
     /// share their names only with the same type.
     pub own_families: Vec<(String, MetricType)>,
+    /// Most groups the store holds; a local write that would create one more
+    /// is refused.
+    pub max_groups: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            consistency: ConsistencyCheck::default(),
+            names: NameValidation::default(),
+            own_families: Vec::new(),
+            max_groups: u64::MAX,
+        }
+    }
 }
 
 /// A group: the families pushed under one grouping key, plus its two
@@ -99,109 +122,46 @@ impl Group {
     pub fn series_count(&self) -> usize {
         self.families.iter().map(|f| f.len()).sum()
     }
-}
 
-/// A change to the store. Every write — push, recorded failure, delete,
-/// wipe, restore — is one of these and goes through [`Store::apply`].
-#[derive(Debug, Clone)]
-pub enum WriteRequest {
-    /// Store prepared families in a group (`replace`: PUT, else POST).
-    Push {
-        /// The group.
-        key: GroupingKey,
-        /// The pushed families, prepared, without the push-time gauges.
-        families: Vec<Arc<StoredFamily>>,
-        /// Replace the whole group (PUT) or only same-name families (POST).
-        replace: bool,
-        /// When the push arrived.
-        at: PushTime,
-    },
-    /// Record a failed push in a group's `push_failure_time_seconds`.
-    Fail {
-        /// The group.
-        key: GroupingKey,
-        /// When the push arrived.
-        at: PushTime,
-    },
-    /// Delete a group.
-    Delete {
-        /// The group.
-        key: GroupingKey,
-    },
-    /// Delete every group.
-    Wipe,
-    /// Install a group as it was persisted (families include the
-    /// push-time gauges).
-    Restore {
-        /// The group.
-        key: GroupingKey,
-        /// Its families, prepared.
-        families: Vec<Arc<StoredFamily>>,
-        /// When its last successful push was.
-        push_time: PushTime,
-        /// When its last failed push was.
-        failure_time: PushTime,
-    },
-}
-
-/// What a write hands back: a way to wait until the change is durable
-/// (immediately, when nothing is persisted or persistence is snapshot-only).
-#[must_use = "a change is durable only once its receipt has been waited on"]
-pub struct Receipt {
-    pending: Option<(u64, Arc<Journal>)>,
-}
-
-impl Receipt {
-    fn done() -> Receipt {
-        Receipt { pending: None }
-    }
-
-    /// Waits until the change is on disk.
-    pub async fn durable(self) -> Result<(), PersistError> {
-        match self.pending {
-            Some((lsn, journal)) => journal.wait(lsn).await,
-            None => Ok(()),
-        }
-    }
-
-    /// Blocks until the change is on disk.
-    pub fn wait(self) -> Result<(), PersistError> {
-        match self.pending {
-            Some((lsn, journal)) => journal.wait_blocking(lsn),
-            None => Ok(()),
+    /// The group as a snapshot keeps it.
+    pub fn image(&self) -> GroupImage {
+        GroupImage {
+            key: self.key.clone(),
+            families: self.families.clone(),
+            push_time: self.push_time,
+            failure_time: self.failure_time,
         }
     }
 }
 
-struct WriteState {
-    index: Index,
-    journal: Option<Arc<Journal>>,
-}
-
-impl WriteState {
-    /// Appends a journal record for the change being applied.
-    fn log(&self, build: impl FnOnce(u64) -> Vec<u8>) -> Receipt {
-        match &self.journal {
-            Some(j) => Receipt {
-                pending: Some((j.append(build), j.clone())),
-            },
-            None => Receipt::done(),
-        }
-    }
+/// Why a write was not applied as asked.
+enum Refusal {
+    /// Nothing changed.
+    Refused(WriteError),
+    /// The push is inconsistent with the store: its failure is recorded
+    /// instead, as the Go gateway records it.
+    Inconsistent(Problems),
 }
 
 /// The Pushgateway's metric store.
 pub struct Store {
     options: StoreOptions,
     hasher: SeriesHasher,
-    write: Mutex<WriteState>,
+    log: Arc<dyn ChangeLog>,
+    /// The write lock; it guards the index and orders appends to the log.
+    index: Mutex<Index>,
     groups: RwLock<BTreeMap<GroupingKey, Arc<Group>>>,
     changes: AtomicU64,
 }
 
 impl Store {
-    /// An empty store.
+    /// An empty store whose writes go nowhere ([`MemoryLog`]).
     pub fn new(options: StoreOptions) -> Store {
+        Store::with_change_log(options, Arc::new(MemoryLog::default()))
+    }
+
+    /// An empty store whose local writes go to `log`.
+    pub fn with_change_log(options: StoreOptions, log: Arc<dyn ChangeLog>) -> Store {
         let mut index = Index::default();
         for (name, t) in &options.own_families {
             index.reserve(name, *t);
@@ -209,10 +169,8 @@ impl Store {
         Store {
             options,
             hasher: SeriesHasher::default(),
-            write: Mutex::new(WriteState {
-                index,
-                journal: None,
-            }),
+            log,
+            index: Mutex::new(index),
             groups: RwLock::new(BTreeMap::new()),
             changes: AtomicU64::new(0),
         }
@@ -223,33 +181,37 @@ impl Store {
         &self.options
     }
 
-    /// Pushes families into a group (PUT when `replace`, else POST).
+    /// Pushes families into a group.
     ///
     /// On success the group holds the families and `push_time_seconds`
-    /// says `at`. On failure the store keeps its contents, except that the
-    /// group's `push_failure_time_seconds` records `at` (the group is
-    /// created for that if it does not exist and its gauges fit).
+    /// says `at`. When the push is invalid or inconsistent, the store keeps
+    /// its contents, except that the group's `push_failure_time_seconds`
+    /// records `at` (the group is created for that if it does not exist and
+    /// its gauges fit).
     pub fn push<S: AsRef<str>>(
         &self,
         key: GroupingKey,
         families: &[MetricFamily<S>],
-        replace: bool,
+        mode: PushMode,
         at: PushTime,
-    ) -> Result<Receipt, PushError> {
-        let prepared = match self.prepare(&key, families, at) {
-            Ok(prepared) => prepared,
+    ) -> Result<Ticket, WriteError> {
+        match self.prepare(&key, families, at) {
+            Ok(families) => self.apply(
+                Write::Push {
+                    key,
+                    families,
+                    mode,
+                    at,
+                },
+                Origin::Local,
+            ),
             Err(e) => {
-                // Recording the failure cannot fail.
-                let _ = self.apply(WriteRequest::Fail { key, at });
-                return Err(e);
+                // The push is refused whatever happens to the record of its
+                // failure (a fenced log refuses that too).
+                let _ = self.apply(Write::Fail { key, at }, Origin::Local);
+                Err(e)
             }
-        };
-        self.apply(WriteRequest::Push {
-            key,
-            families: prepared,
-            replace,
-            at,
-        })
+        }
     }
 
     /// Prepares pushed families for a group: everything a push costs that
@@ -260,14 +222,14 @@ impl Store {
         key: &GroupingKey,
         families: &[MetricFamily<S>],
         at: PushTime,
-    ) -> Result<Vec<Arc<StoredFamily>>, PushError> {
+    ) -> Result<Vec<Arc<StoredFamily>>, WriteError> {
         if families
             .iter()
             .any(|f| f.metrics.iter().any(|m| m.timestamp_ms.is_some()))
         {
-            return Err(PushError::Timestamps);
+            return Err(WriteError::Timestamps);
         }
-        let mut errors = Vec::new();
+        let mut problems = Vec::new();
         let mut scratch = Scratch::default();
         let mut prepared: Vec<Arc<StoredFamily>> = families
             .iter()
@@ -282,138 +244,28 @@ impl Store {
                     self.options.names,
                     &self.hasher,
                     &mut scratch,
-                    &mut errors,
+                    &mut problems,
                 ))
             })
             .collect();
-        if !errors.is_empty() {
-            return Err(PushError::Invalid(join_errors(&errors)));
+        if !problems.is_empty() {
+            return Err(WriteError::Rejected(problems.into()));
         }
         prepared.sort_by(|a, b| a.name().cmp(b.name()));
         prepared.dedup_by(|later, earlier| later.name() == earlier.name());
         Ok(prepared)
     }
 
-    /// Deletes a group (no-op if it does not exist).
-    pub fn delete(&self, key: GroupingKey) -> Receipt {
-        // Deleting cannot fail.
-        self.apply(WriteRequest::Delete { key })
-            .unwrap_or_else(|_| Receipt::done())
-    }
-
-    /// Deletes every group.
-    pub fn wipe(&self) -> Receipt {
-        self.apply(WriteRequest::Wipe)
-            .unwrap_or_else(|_| Receipt::done())
-    }
-
-    /// Applies one write. This is the only place the store changes; with a
-    /// journal attached, the change is appended to it here, in apply order.
-    pub fn apply(&self, request: WriteRequest) -> Result<Receipt, PushError> {
-        let mut state = self.write.lock();
-        self.changes.fetch_add(1, Ordering::Relaxed);
-        match request {
-            WriteRequest::Push {
-                key,
-                families,
-                replace,
-                at,
-            } => self.apply_push(&mut state, key, families, replace, at),
-            WriteRequest::Fail { key, at } => {
-                let receipt = state.log(|lsn| codec::fail_record(lsn, &key, at));
-                self.record_failure(&mut state, key, at);
-                Ok(receipt)
-            }
-            WriteRequest::Delete { key } => {
-                let receipt = state.log(|lsn| codec::delete_record(lsn, &key));
-                let removed = self.groups.write().remove(&key);
-                if let Some(group) = removed {
-                    if !self.options.skip_consistency_check {
-                        for f in group.families() {
-                            state.index.remove(f);
-                        }
-                    }
-                }
-                Ok(receipt)
-            }
-            WriteRequest::Wipe => {
-                let receipt = state.log(codec::wipe_record);
-                let old = std::mem::take(&mut *self.groups.write());
-                state.index.clear();
-                // Free the groups outside the readers' lock.
-                drop(old);
-                Ok(receipt)
-            }
-            WriteRequest::Restore {
-                key,
-                mut families,
-                push_time,
-                failure_time,
-            } => {
-                families.sort_by(|a, b| a.name().cmp(b.name()));
-                let old = self.groups.read().get(&key).cloned();
-                if !self.options.skip_consistency_check {
-                    let change = Change {
-                        removed: old
-                            .iter()
-                            .flat_map(|g| g.families().iter().map(|f| &**f))
-                            .collect(),
-                        added: families.iter().map(|f| &**f).collect(),
-                    };
-                    let errors = state.index.check(&change);
-                    if !errors.is_empty() {
-                        tracing::warn!(group = %key, problems = %join_errors(&errors), "restored group is inconsistent with the others; keeping it");
-                    }
-                    for f in &change.removed {
-                        state.index.remove(f);
-                    }
-                    for f in &change.added {
-                        state.index.add(f);
-                    }
-                }
-                let group = Group {
-                    key: key.clone(),
-                    families,
-                    push_time,
-                    failure_time,
-                };
-                self.groups.write().insert(key, Arc::new(group));
-                Ok(Receipt::done())
-            }
-        }
-    }
-
-    /// Attaches a journal: from now on every change is appended to it.
-    pub(crate) fn attach_journal(&self, journal: Arc<Journal>) {
-        self.write.lock().journal = Some(journal);
-    }
-
-    /// The groups and the journal position they reflect, taken atomically;
-    /// the journal moves to a new segment at that point. Returns the first
-    /// LSN of the new segment (0 without a journal).
-    pub(crate) fn checkpoint(&self) -> (Snapshot, u64) {
-        let state = self.write.lock();
-        let snapshot = Snapshot {
-            groups: self.groups.read().values().cloned().collect(),
-        };
-        let next = state.journal.as_ref().map_or(0, |j| j.rotate());
-        (snapshot, next)
-    }
-
-    /// How many writes have been applied (for "changed since" checks).
-    pub fn change_count(&self) -> u64 {
-        self.changes.load(Ordering::Relaxed)
-    }
-
-    /// Prepares one family read from disk for `key`, keeping its own push
-    /// time; problems (a family stored under other name rules) are logged.
-    pub(crate) fn prepare_restored<S: AsRef<str>>(
+    /// Prepares a family read back from a change log or snapshot for
+    /// `key`, keeping its own push time. Problems (a family stored under
+    /// other name rules) are logged, not refused: the data was accepted once.
+    pub fn rebuild_family<S: AsRef<str>>(
         &self,
         key: &GroupingKey,
         family: &MetricFamily<S>,
         at: PushTime,
     ) -> StoredFamily {
-        let mut errors = Vec::new();
+        let mut problems = Vec::new();
         let f = prepare(
             family,
             key,
@@ -421,31 +273,148 @@ impl Store {
             self.options.names,
             &self.hasher,
             &mut Scratch::default(),
-            &mut errors,
+            &mut problems,
         );
-        if !errors.is_empty() {
-            tracing::warn!(group = %key, family = family.name.as_ref(), problems = %join_errors(&errors), "restored family does not pass today's checks; keeping it");
+        if !problems.is_empty() {
+            tracing::warn!(group = %key, family = family.name.as_ref(), problems = %Problems::from(problems), "restored family does not pass today's checks; keeping it");
         }
         f
     }
 
+    /// Deletes a group (nothing happens if it does not exist).
+    pub fn delete(&self, key: GroupingKey) -> Result<Ticket, WriteError> {
+        self.apply(Write::Delete { key }, Origin::Local)
+    }
+
+    /// Deletes every group.
+    pub fn wipe(&self) -> Result<Ticket, WriteError> {
+        self.apply(Write::Wipe, Origin::Local)
+    }
+
+    /// Applies one write. This is the only place the store changes.
+    ///
+    /// A local write is refused before it is applied when the change log
+    /// cannot take writes or a limit would be exceeded; once applied it is
+    /// appended to the change log, in apply order, and the ticket tells when
+    /// it is durable. A write from the log is applied and not appended.
+    pub fn apply(&self, write: Write, origin: Origin) -> Result<Ticket, WriteError> {
+        let record = match origin {
+            Origin::Local => Some(self.log.encode(&write)),
+            Origin::Log => None,
+        };
+        let max_groups = match origin {
+            Origin::Local => self.options.max_groups,
+            Origin::Log => u64::MAX,
+        };
+        let mut index = self.index.lock();
+        if origin == Origin::Local {
+            self.log.check()?;
+        }
+        let outcome = match write {
+            Write::Push {
+                key,
+                families,
+                mode,
+                at,
+            } => match self.apply_push(&mut index, &key, families, mode, at, max_groups) {
+                Err(Refusal::Inconsistent(problems)) => {
+                    self.record_failure(&mut index, key.clone(), at, max_groups);
+                    self.changes.fetch_add(1, Ordering::Relaxed);
+                    if origin == Origin::Local {
+                        // The record of the failure replaces the push's.
+                        let failure = self.log.encode(&Write::Fail { key, at });
+                        drop(self.log.append(failure));
+                    }
+                    return Err(WriteError::Rejected(problems));
+                }
+                other => other,
+            },
+            Write::Fail { key, at } => {
+                self.record_failure(&mut index, key, at, max_groups);
+                Ok(())
+            }
+            Write::Delete { key } => {
+                let removed = self.groups.write().remove(&key);
+                if let Some(group) = removed {
+                    if self.checks() {
+                        for f in group.families() {
+                            index.remove(f);
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Write::Wipe => {
+                let old = std::mem::take(&mut *self.groups.write());
+                index.clear();
+                // Free the groups outside the readers' lock.
+                drop(old);
+                Ok(())
+            }
+            Write::Restore(image) => {
+                self.restore(&mut index, image);
+                Ok(())
+            }
+        };
+        match outcome {
+            Ok(()) => {
+                self.changes.fetch_add(1, Ordering::Relaxed);
+                Ok(match record {
+                    Some(record) => self.log.append(record),
+                    None => Ticket::done(),
+                })
+            }
+            Err(Refusal::Refused(e)) => Err(e),
+            Err(Refusal::Inconsistent(problems)) => Err(WriteError::Rejected(problems)),
+        }
+    }
+
+    /// The groups and the change-log position they reflect, taken
+    /// atomically (for snapshots).
+    pub fn checkpoint(&self) -> (Snapshot, Position) {
+        let _writes = self.index.lock();
+        let snapshot = self.snapshot();
+        (snapshot, self.log.checkpoint())
+    }
+
+    /// Tells the change log that a durable snapshot holds everything up to
+    /// `through`.
+    pub fn compact_log(&self, through: Position) {
+        self.log.compact(through);
+    }
+
+    /// How many writes have been applied (for "changed since" checks).
+    pub fn change_count(&self) -> u64 {
+        self.changes.load(Ordering::Relaxed)
+    }
+
+    fn checks(&self) -> bool {
+        self.options.consistency == ConsistencyCheck::OnPush
+    }
+
     fn apply_push(
         &self,
-        state: &mut WriteState,
-        key: GroupingKey,
+        index: &mut Index,
+        key: &GroupingKey,
         pushed: Vec<Arc<StoredFamily>>,
-        replace: bool,
+        mode: PushMode,
         at: PushTime,
-    ) -> Result<Receipt, PushError> {
-        let old = self.groups.read().get(&key).cloned();
-        let push_gauge = Arc::new(self.time_gauge(&key, PUSH_TIME_METRIC, at, at));
+        max_groups: u64,
+    ) -> Result<(), Refusal> {
+        let old = self.groups.read().get(key).cloned();
+        if old.is_none() && self.group_count() as u64 >= max_groups {
+            return Err(Refusal::Refused(WriteError::TooManyGroups {
+                limit: max_groups,
+            }));
+        }
+        let push_gauge = Arc::new(self.time_gauge(key, PUSH_TIME_METRIC, at, at));
         let old_failure = old
             .as_ref()
             .and_then(|g| g.family(PUSH_FAILURE_TIME_METRIC).cloned());
         let new_failure = match &old_failure {
             Some(_) => None,
             None => Some(Arc::new(self.time_gauge(
-                &key,
+                key,
                 PUSH_FAILURE_TIME_METRIC,
                 PushTime::default(),
                 at,
@@ -462,7 +431,8 @@ impl Store {
                 let name = f.name();
                 let goes = name == PUSH_TIME_METRIC
                     || (name != PUSH_FAILURE_TIME_METRIC
-                        && (replace || pushed.binary_search_by(|p| p.name().cmp(name)).is_ok()));
+                        && (mode == PushMode::Replace
+                            || pushed.binary_search_by(|p| p.name().cmp(name)).is_ok()));
                 if goes {
                     removed.push(f);
                 } else {
@@ -476,18 +446,14 @@ impl Store {
             added.push(f);
         }
         let change = Change { removed, added };
-        if !self.options.skip_consistency_check {
-            let errors = state.index.check(&change);
-            if !errors.is_empty() {
-                drop(change);
-                let _ = state.log(|lsn| codec::fail_record(lsn, &key, at));
-                self.record_failure(state, key, at);
-                return Err(PushError::Invalid(join_errors(&errors)));
+        if self.checks() {
+            let problems = index.check(&change);
+            if !problems.is_empty() {
+                return Err(Refusal::Inconsistent(problems.into()));
             }
-            state.index.apply(&change);
+            index.apply(&change);
         }
         drop(change);
-        let receipt = state.log(|lsn| codec::push_record(lsn, &key, replace, at, &pushed));
 
         let mut families = kept;
         families.extend(pushed);
@@ -501,20 +467,20 @@ impl Store {
             push_time: at,
             failure_time,
         };
-        let previous = self.groups.write().insert(key, Arc::new(group));
+        let previous = self.groups.write().insert(key.clone(), Arc::new(group));
         // Free the replaced group outside the readers' lock.
         drop(previous);
-        Ok(receipt)
+        Ok(())
     }
 
     /// Sets a group's `push_failure_time_seconds` to `at`, creating the
-    /// group (with a zero `push_time_seconds`) if it does not exist — unless
-    /// its gauges would collide with stored series, which would make the
-    /// store inconsistent.
-    fn record_failure(&self, state: &mut WriteState, key: GroupingKey, at: PushTime) {
+    /// group (with a zero `push_time_seconds`) if it does not exist, unless
+    /// that would exceed `max_groups` or its gauges would collide with
+    /// stored series (which would make the store inconsistent).
+    fn record_failure(&self, index: &mut Index, key: GroupingKey, at: PushTime, max_groups: u64) {
         let old = self.groups.read().get(&key).cloned();
         let failure = Arc::new(self.time_gauge(&key, PUSH_FAILURE_TIME_METRIC, at, at));
-        let check = !self.options.skip_consistency_check;
+        let check = self.checks();
         let group = match old {
             Some(old) => {
                 let mut families: Vec<Arc<StoredFamily>> = old
@@ -525,9 +491,9 @@ impl Store {
                     .collect();
                 if check {
                     if let Some(previous) = old.family(PUSH_FAILURE_TIME_METRIC) {
-                        state.index.remove(previous);
+                        index.remove(previous);
                     }
-                    state.index.add(&failure);
+                    index.add(&failure);
                 }
                 families.push(failure);
                 families.sort_by(|a, b| a.name().cmp(b.name()));
@@ -539,15 +505,19 @@ impl Store {
                 }
             }
             None => {
+                if self.group_count() as u64 >= max_groups {
+                    tracing::debug!(group = %key, "not creating a group for a failed push: the store holds its most groups");
+                    return;
+                }
                 let push =
                     Arc::new(self.time_gauge(&key, PUSH_TIME_METRIC, PushTime::default(), at));
                 if check {
-                    if !state.index.series_free(&push) || !state.index.series_free(&failure) {
+                    if !index.series_free(&push) || !index.series_free(&failure) {
                         tracing::debug!(group = %key, "not creating a group for a failed push: its gauges would collide");
                         return;
                     }
-                    state.index.add(&push);
-                    state.index.add(&failure);
+                    index.add(&push);
+                    index.add(&failure);
                 }
                 let mut families = vec![failure, push];
                 families.sort_by(|a, b| a.name().cmp(b.name()));
@@ -558,6 +528,40 @@ impl Store {
                     failure_time: at,
                 }
             }
+        };
+        self.groups.write().insert(key, Arc::new(group));
+    }
+
+    /// Installs a group as a snapshot kept it. A group that does not fit the
+    /// others is kept (and logged): it was accepted once.
+    fn restore(&self, index: &mut Index, image: GroupImage) {
+        let GroupImage {
+            key,
+            mut families,
+            push_time,
+            failure_time,
+        } = image;
+        families.sort_by(|a, b| a.name().cmp(b.name()));
+        let old = self.groups.read().get(&key).cloned();
+        if self.checks() {
+            let change = Change {
+                removed: old
+                    .iter()
+                    .flat_map(|g| g.families().iter().map(|f| &**f))
+                    .collect(),
+                added: families.iter().map(|f| &**f).collect(),
+            };
+            let problems = index.check(&change);
+            if !problems.is_empty() {
+                tracing::warn!(group = %key, problems = %Problems::from(problems), "restored group is inconsistent with the others; keeping it");
+            }
+            index.apply(&change);
+        }
+        let group = Group {
+            key: key.clone(),
+            families,
+            push_time,
+            failure_time,
         };
         self.groups.write().insert(key, Arc::new(group));
     }
@@ -592,7 +596,7 @@ impl Store {
                 timestamp_ms: None,
             }],
         };
-        let mut errors = Vec::new();
+        let mut problems: Vec<Problem> = Vec::new();
         prepare(
             &family,
             key,
@@ -600,7 +604,7 @@ impl Store {
             self.options.names,
             &self.hasher,
             &mut Scratch::default(),
-            &mut errors,
+            &mut problems,
         )
     }
 
@@ -620,11 +624,6 @@ impl Store {
     /// Number of groups.
     pub fn group_count(&self) -> usize {
         self.groups.read().len()
-    }
-
-    /// Number of series in the consistency index (0 when checks are off).
-    pub fn indexed_series(&self) -> usize {
-        self.write.lock().index.series_count()
     }
 }
 

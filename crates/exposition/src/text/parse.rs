@@ -24,16 +24,18 @@ use foldhash::HashMap;
 use crate::golang::{go_f64_to_u64, parse_float, parse_int64, quote, quote_byte};
 use crate::model::{Bucket, Counter, Histogram, LabelPair, Metric, MetricFamily, MetricType};
 use crate::model::{Quantile, Summary, Value};
-use crate::Error;
+use crate::{Error, NameValidation};
 
 /// Options for [`parse_text_with`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ParseOptions {
-    /// Accept quoted UTF-8 metric and label names (`{"my.metric",a="b"}`), as
-    /// the Go Pushgateway does with `--push.enable-utf8-names`. Off, names
-    /// follow the legacy `[a-zA-Z_:][a-zA-Z0-9_:]*` rule and quotes are not
-    /// part of the name syntax.
-    pub utf8_names: bool,
+    /// Which metric and label names are accepted. With
+    /// [`NameValidation::Utf8`], names may be quoted UTF-8
+    /// (`{"my.metric",a="b"}`), as the Go Pushgateway accepts with
+    /// `--push.enable-utf8-names`; with [`NameValidation::Legacy`], names
+    /// follow the `[a-zA-Z_:][a-zA-Z0-9_:]*` rule and quotes are not part of
+    /// the name syntax.
+    pub names: NameValidation,
 }
 
 /// Families parsed from text, borrowing from the input.
@@ -320,7 +322,7 @@ impl<'a> Parser<'a> {
             pos: 0,
             cur: 0,
             line: 0,
-            utf8_names: options.utf8_names,
+            utf8_names: options.names == NameValidation::Utf8,
             families: Vec::new(),
             by_name: HashMap::default(),
             current: None,
@@ -1227,7 +1229,13 @@ mod tests {
             parse_text(input).unwrap_err().to_string(),
             "text format parsing error in line 1: invalid metric name"
         );
-        let fams = parse_text_with(input, ParseOptions { utf8_names: true }).unwrap();
+        let fams = parse_text_with(
+            input,
+            ParseOptions {
+                names: NameValidation::Utf8,
+            },
+        )
+        .unwrap();
         assert_eq!(fams[0].name, "my.metric");
         assert_eq!(fams[0].metrics[0].labels[0].name, "dotted.label");
     }

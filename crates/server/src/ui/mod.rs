@@ -16,7 +16,7 @@ mod render;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Groups per page of the groups list.
 const PAGE_SIZE: usize = 100;
@@ -76,7 +76,7 @@ pub(crate) fn index_page(state: &AppState, query: Option<&str>) -> Response {
     let snapshot = state.store().snapshot();
     let page = render::Page::new(state);
     if let Some(path) = &query.group {
-        return match render::group_key_from_path(path, state.config().push_enable_utf8_names) {
+        return match render::group_key_from_path(path, state.config().names) {
             Some(key) => match snapshot.groups().iter().find(|g| *g.key() == key) {
                 Some(group) => html(page.group_details(group)),
                 None => with_type(

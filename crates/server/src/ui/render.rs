@@ -4,11 +4,13 @@
 use std::fmt::Write as _;
 
 use base64::Engine as _;
-use exposition::{format_float, MetricFamily, MetricType, Value};
+use exposition::{format_float, MetricFamily, MetricType, NameValidation, Value};
 use store::{Group, GroupingKey, PushTime, Snapshot, PUSH_FAILURE_TIME_METRIC, PUSH_TIME_METRIC};
 
-use crate::app::{html_escape, AppState};
-use crate::grouping::{grouping_key, BASE64_SUFFIX};
+use crate::grouping::{grouping_key, JobEncoding, BASE64_SUFFIX};
+use crate::response::html_escape;
+use crate::router::join_path;
+use crate::state::AppState;
 
 /// Rows shown per family when a group is expanded; the rest is counted.
 const MAX_ROWS_PER_FAMILY: usize = 1000;
@@ -58,7 +60,7 @@ impl<'a> Page<'a> {
             };
             let _ = write!(out, "<a{class} href=\"{base}{href}\">{name}</a>");
         }
-        let telemetry = crate::app::join_path("", &self.state.config().telemetry_path);
+        let telemetry = join_path("", &self.state.config().telemetry_path);
         let _ = write!(
             out,
             "<a href=\"{base}{}\">{}</a></nav><main>",
@@ -253,7 +255,7 @@ impl<'a> Page<'a> {
         out.push_str(
             "</td></tr></tbody></table><h2>Build information</h2><table class=\"kv\"><tbody>",
         );
-        for (k, v) in crate::api::build_information() {
+        for (k, v) in crate::build::build_information() {
             let _ = write!(
                 out,
                 "<tr><th>{}</th><td>{}</td></tr>",
@@ -354,13 +356,13 @@ pub(super) fn group_path(key: &GroupingKey) -> String {
 }
 
 /// The grouping key a [`group_path`] names.
-pub(super) fn group_key_from_path(path: &str, utf8_names: bool) -> Option<GroupingKey> {
+pub(super) fn group_key_from_path(path: &str, names: NameValidation) -> Option<GroupingKey> {
     let rest = path.strip_prefix("job@base64/")?;
     let (job, labels) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
     };
-    grouping_key(job, true, labels, utf8_names).ok()
+    grouping_key(job, JobEncoding::Base64, labels, names).ok()
 }
 
 /// A label name as a URL path segment: legacy names as they are, others
@@ -504,13 +506,23 @@ mod tests {
         ] {
             let k = key(&pairs);
             let path = group_path(&k);
-            assert_eq!(group_key_from_path(&path, false), Some(k), "{path}");
+            assert_eq!(
+                group_key_from_path(&path, NameValidation::Legacy),
+                Some(k),
+                "{path}"
+            );
         }
         let dotted = key(&[("job", "a"), ("dotted.name", "v")]);
         let path = group_path(&dotted);
         assert!(path.contains("/U__dotted_2e_name@base64/"), "{path}");
-        assert_eq!(group_key_from_path(&path, true), Some(dotted));
-        assert_eq!(group_key_from_path("metrics/job/a", false), None);
+        assert_eq!(
+            group_key_from_path(&path, NameValidation::Utf8),
+            Some(dotted)
+        );
+        assert_eq!(
+            group_key_from_path("metrics/job/a", NameValidation::Legacy),
+            None
+        );
     }
 
     #[test]

@@ -8,11 +8,14 @@
 
 use std::sync::Arc;
 
+use exposition::protobuf::{decode_family, encode_family_header};
 use exposition::MetricType;
 
 use crate::family::StoredFamily;
 use crate::key::GroupingKey;
+use crate::store::Store;
 use crate::time::PushTime;
+use crate::write::{GroupImage, PushMode, Write};
 
 /// Largest record accepted when reading (a record is one push or group).
 pub(crate) const MAX_RECORD: usize = 1 << 30;
@@ -22,6 +25,29 @@ pub(crate) fn frame(out: &mut Vec<u8>, payload: &[u8]) {
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
     out.extend_from_slice(payload);
+}
+
+/// Appends one framed journal record whose payload is `varint(lsn) | body`,
+/// without copying the body first.
+pub(crate) fn frame_numbered(out: &mut Vec<u8>, lsn: u64, body: &[u8]) {
+    let mut number = [0u8; 10];
+    let mut n = 0;
+    let mut v = lsn;
+    while v >= 0x80 {
+        number[n] = (v as u8) | 0x80;
+        v >>= 7;
+        n += 1;
+    }
+    number[n] = v as u8;
+    let number = &number[..=n];
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(number);
+    crc.update(body);
+    out.reserve(8 + number.len() + body.len());
+    out.extend_from_slice(&((number.len() + body.len()) as u32).to_le_bytes());
+    out.extend_from_slice(&crc.finalize().to_le_bytes());
+    out.extend_from_slice(number);
+    out.extend_from_slice(body);
 }
 
 /// Where reading framed records stopped.
@@ -110,6 +136,16 @@ impl Writer {
         for (n, v) in key.labels() {
             self.str(n);
             self.str(v);
+        }
+    }
+
+    pub(crate) fn group(&mut self, image: &GroupImage) {
+        self.key(&image.key);
+        self.i64(image.push_time.as_nanos());
+        self.i64(image.failure_time.as_nanos());
+        self.varint(image.families.len() as u64);
+        for f in &image.families {
+            self.family(f);
         }
     }
 
@@ -209,6 +245,37 @@ impl<'a> Reader<'a> {
         Ok(GroupingKey::new(pairs))
     }
 
+    pub(crate) fn group(&mut self) -> Result<DiskGroup<'a>, DecodeError> {
+        let key = self.key()?;
+        let push_time = PushTime::from_nanos(self.i64()?);
+        let failure_time = PushTime::from_nanos(self.i64()?);
+        let n = self.count()?;
+        let mut families = Vec::with_capacity(n);
+        for _ in 0..n {
+            families.push(self.family()?);
+        }
+        Ok(DiskGroup {
+            key,
+            push_time,
+            failure_time,
+            families,
+        })
+    }
+
+    /// What is left unread.
+    pub(crate) fn rest(&self) -> &'a [u8] {
+        self.data
+    }
+
+    /// Fails unless everything was read.
+    pub(crate) fn end(&self) -> Result<(), DecodeError> {
+        if self.data.is_empty() {
+            Ok(())
+        } else {
+            Err(DecodeError("trailing bytes"))
+        }
+    }
+
     pub(crate) fn family(&mut self) -> Result<DiskFamily<'a>, DecodeError> {
         let name = self.str()?;
         let help = match self.u8()? {
@@ -229,55 +296,203 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The kinds of log records.
-pub(crate) const PUSH: u8 = 1;
-pub(crate) const FAIL: u8 = 2;
-pub(crate) const DELETE: u8 = 3;
-pub(crate) const WIPE: u8 = 4;
+/// The kinds of log records (the first byte of a record's body).
+const PUSH: u8 = 1;
+const FAIL: u8 = 2;
+const DELETE: u8 = 3;
+const WIPE: u8 = 4;
+const RESTORE: u8 = 5;
 
-/// Encodes a log record: `lsn | kind | body`.
-pub(crate) fn push_record(
-    lsn: u64,
-    key: &GroupingKey,
-    replace: bool,
-    at: PushTime,
-    families: &[Arc<StoredFamily>],
-) -> Vec<u8> {
+/// Encodes a write as a journal record body: `kind | fields`. The journal
+/// puts the record's LSN in front when it frames the record.
+pub(crate) fn encode_write(write: &Write) -> Vec<u8> {
     let mut w = Writer::default();
-    w.varint(lsn);
-    w.u8(PUSH);
-    w.key(key);
-    w.u8(u8::from(replace));
-    w.i64(at.as_nanos());
-    w.varint(families.len() as u64);
-    for f in families {
-        w.family(f);
+    match write {
+        Write::Push {
+            key,
+            families,
+            mode,
+            at,
+        } => {
+            w.u8(PUSH);
+            w.key(key);
+            w.u8(u8::from(*mode == PushMode::Replace));
+            w.i64(at.as_nanos());
+            w.varint(families.len() as u64);
+            for f in families {
+                w.family(f);
+            }
+        }
+        Write::Fail { key, at } => {
+            w.u8(FAIL);
+            w.key(key);
+            w.i64(at.as_nanos());
+        }
+        Write::Delete { key } => {
+            w.u8(DELETE);
+            w.key(key);
+        }
+        Write::Wipe => w.u8(WIPE),
+        Write::Restore(image) => {
+            w.u8(RESTORE);
+            w.group(image);
+        }
     }
     w.buf
 }
 
-pub(crate) fn fail_record(lsn: u64, key: &GroupingKey, at: PushTime) -> Vec<u8> {
+/// A group as snapshots store it: the body of a restore record.
+pub(crate) fn encode_group(image: &GroupImage) -> Vec<u8> {
     let mut w = Writer::default();
-    w.varint(lsn);
-    w.u8(FAIL);
-    w.key(key);
-    w.i64(at.as_nanos());
+    w.group(image);
     w.buf
 }
 
-pub(crate) fn delete_record(lsn: u64, key: &GroupingKey) -> Vec<u8> {
-    let mut w = Writer::default();
-    w.varint(lsn);
-    w.u8(DELETE);
-    w.key(key);
-    w.buf
+/// A write read back from disk, its families not yet rebuilt.
+#[derive(Debug)]
+pub(crate) enum DiskWrite<'a> {
+    Push {
+        key: GroupingKey,
+        mode: PushMode,
+        at: PushTime,
+        families: Vec<DiskFamily<'a>>,
+    },
+    Fail {
+        key: GroupingKey,
+        at: PushTime,
+    },
+    Delete {
+        key: GroupingKey,
+    },
+    Wipe,
+    Restore(DiskGroup<'a>),
 }
 
-pub(crate) fn wipe_record(lsn: u64) -> Vec<u8> {
-    let mut w = Writer::default();
-    w.varint(lsn);
-    w.u8(WIPE);
-    w.buf
+/// A group read from disk, before its families are rebuilt.
+#[derive(Debug)]
+pub(crate) struct DiskGroup<'a> {
+    pub(crate) key: GroupingKey,
+    pub(crate) push_time: PushTime,
+    pub(crate) failure_time: PushTime,
+    pub(crate) families: Vec<DiskFamily<'a>>,
+}
+
+/// Decodes a record body written by [`encode_write`].
+pub(crate) fn decode_write(body: &[u8]) -> Result<DiskWrite<'_>, DecodeError> {
+    let mut r = Reader::new(body);
+    let write = match r.u8()? {
+        PUSH => {
+            let key = r.key()?;
+            let mode = if r.u8()? != 0 {
+                PushMode::Replace
+            } else {
+                PushMode::Merge
+            };
+            let at = PushTime::from_nanos(r.i64()?);
+            let n = r.count()?;
+            let mut families = Vec::with_capacity(n);
+            for _ in 0..n {
+                families.push(r.family()?);
+            }
+            DiskWrite::Push {
+                key,
+                mode,
+                at,
+                families,
+            }
+        }
+        FAIL => {
+            let key = r.key()?;
+            let at = PushTime::from_nanos(r.i64()?);
+            DiskWrite::Fail { key, at }
+        }
+        DELETE => DiskWrite::Delete { key: r.key()? },
+        WIPE => DiskWrite::Wipe,
+        RESTORE => DiskWrite::Restore(r.group()?),
+        _ => return Err(DecodeError("unknown record kind")),
+    };
+    r.end()?;
+    Ok(write)
+}
+
+/// Decodes a group written by [`encode_group`].
+pub(crate) fn decode_group(body: &[u8]) -> Result<DiskGroup<'_>, DecodeError> {
+    let mut r = Reader::new(body);
+    let group = r.group()?;
+    r.end()?;
+    Ok(group)
+}
+
+impl DiskFamily<'_> {
+    /// Rebuilds the stored family for `key` under `store`'s rules.
+    pub(crate) fn rebuild(&self, store: &Store, key: &GroupingKey) -> Result<StoredFamily, String> {
+        let mut message = Vec::with_capacity(self.proto.len() + self.name.len() + 16);
+        encode_family_header(&mut message, self.name, self.help, self.metric_type);
+        message.extend_from_slice(self.proto);
+        let family = decode_family(&message).map_err(|e| format!("family {:?}: {e}", self.name))?;
+        Ok(store.rebuild_family(key, &family, self.pushed_at))
+    }
+}
+
+impl DiskGroup<'_> {
+    /// Rebuilds the group; families that cannot be decoded are left out
+    /// and reported.
+    pub(crate) fn rebuild(&self, store: &Store) -> (GroupImage, Vec<String>) {
+        let mut problems = Vec::new();
+        let families = self
+            .families
+            .iter()
+            .filter_map(|f| match f.rebuild(store, &self.key) {
+                Ok(f) => Some(Arc::new(f)),
+                Err(e) => {
+                    problems.push(format!("group {}: {e}", self.key));
+                    None
+                }
+            })
+            .collect();
+        let image = GroupImage {
+            key: self.key.clone(),
+            families,
+            push_time: self.push_time,
+            failure_time: self.failure_time,
+        };
+        (image, problems)
+    }
+}
+
+impl DiskWrite<'_> {
+    /// Rebuilds the write; a family that cannot be decoded fails it.
+    pub(crate) fn rebuild(self, store: &Store) -> Result<Write, String> {
+        Ok(match self {
+            DiskWrite::Push {
+                key,
+                mode,
+                at,
+                families,
+            } => {
+                let families = families
+                    .iter()
+                    .map(|f| f.rebuild(store, &key).map(Arc::new))
+                    .collect::<Result<_, _>>()?;
+                Write::Push {
+                    key,
+                    families,
+                    mode,
+                    at,
+                }
+            }
+            DiskWrite::Fail { key, at } => Write::Fail { key, at },
+            DiskWrite::Delete { key } => Write::Delete { key },
+            DiskWrite::Wipe => Write::Wipe,
+            DiskWrite::Restore(group) => {
+                let (image, problems) = group.rebuild(store);
+                if let Some(problem) = problems.into_iter().next() {
+                    return Err(problem);
+                }
+                Write::Restore(image)
+            }
+        })
+    }
 }
 
 #[cfg(test)]

@@ -1610,7 +1610,11 @@ mod tests {
             PersistenceOptions {
                 file: file.to_path_buf(),
                 mode: PersistMode::Durable,
-                ignore_corrupt,
+                on_corruption: if ignore_corrupt {
+                    crate::OnCorruption::KeepReadable
+                } else {
+                    crate::OnCorruption::Refuse
+                },
             },
             StoreOptions::default(),
         )

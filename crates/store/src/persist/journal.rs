@@ -6,25 +6,30 @@
 //! The journal is a series of segment files `<file>.wal-<first lsn>`. A
 //! snapshot rotates to a new segment at the moment it copies the store;
 //! once the snapshot is durable the older segments are deleted.
+//!
+//! A record on disk is framed as `length | CRC-32 | lsn | body`: the store
+//! hands over the body (encoded before its lock was taken), the journal
+//! numbers it under the lock, and the committer thread frames and
+//! checksums it, so the lock is held only to queue it.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
-use tokio::sync::watch;
 
-use super::codec::frame;
-use super::PersistError;
+use super::codec::{encode_write, frame_numbered};
+use crate::changelog::{ChangeLog, LogError, Position, Progress, Record, Ticket};
+use crate::write::Write;
 
 /// The first bytes of a journal segment.
 pub(crate) const SEGMENT_MAGIC: &[u8; 8] = b"PGWWAL01";
 
 enum Item {
-    /// Framed records for the current segment.
-    Records(Vec<u8>),
+    /// One record body for the current segment, with its LSN.
+    Record(u64, Vec<u8>),
     /// Start a new segment whose first record is this LSN.
     Rotate(u64),
 }
@@ -33,10 +38,8 @@ struct State {
     queue: VecDeque<Item>,
     /// LSN the next record gets.
     next_lsn: u64,
-    /// LSN of the last record queued.
-    queued_lsn: u64,
     /// Set when writing failed: nothing can be made durable any more.
-    failed: Option<String>,
+    failed: Option<LogError>,
     closing: bool,
 }
 
@@ -45,9 +48,7 @@ pub(crate) struct Journal {
     base: PathBuf,
     state: Mutex<State>,
     work: Condvar,
-    durable: Mutex<Result<u64, String>>,
-    durable_changed: Condvar,
-    durable_watch: watch::Sender<Result<u64, String>>,
+    progress: Arc<Progress>,
     committer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -91,11 +92,11 @@ pub(crate) fn sync_dir(path: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-fn create_segment(base: &Path, lsn: u64) -> Result<File, PersistError> {
+fn create_segment(base: &Path, lsn: u64) -> Result<File, LogError> {
     let path = segment_path(base, lsn);
-    let io = |e: std::io::Error| PersistError::Io {
-        path: path.display().to_string(),
-        reason: e.to_string(),
+    let io = |e: std::io::Error| LogError::Write {
+        reason: format!("starting a journal segment: {e}"),
+        location: path.display().to_string(),
     };
     let mut file = OpenOptions::new()
         .create(true)
@@ -111,84 +112,36 @@ fn create_segment(base: &Path, lsn: u64) -> Result<File, PersistError> {
 
 impl Journal {
     /// Opens a journal whose next record is `next_lsn`, in a new segment.
-    pub(crate) fn open(base: &Path, next_lsn: u64) -> Result<Arc<Journal>, PersistError> {
+    pub(crate) fn open(base: &Path, next_lsn: u64) -> Result<Arc<Journal>, LogError> {
         let file = create_segment(base, next_lsn)?;
-        let durable = Ok(next_lsn.saturating_sub(1));
-        let (durable_watch, _) = watch::channel(durable.clone());
         let journal = Arc::new(Journal {
             base: base.to_path_buf(),
             state: Mutex::new(State {
                 queue: VecDeque::new(),
                 next_lsn,
-                queued_lsn: next_lsn.saturating_sub(1),
                 failed: None,
                 closing: false,
             }),
             work: Condvar::new(),
-            durable: Mutex::new(durable),
-            durable_changed: Condvar::new(),
-            durable_watch,
+            progress: Progress::new(next_lsn.saturating_sub(1)),
             committer: Mutex::new(None),
         });
         let worker = journal.clone();
         let handle = std::thread::Builder::new()
             .name("journal".into())
             .spawn(move || worker.commit_loop(file))
-            .map_err(|e| PersistError::Io {
-                path: base.display().to_string(),
-                reason: e.to_string(),
+            .map_err(|e| LogError::Write {
+                reason: format!("starting the journal thread: {e}"),
+                location: base.display().to_string(),
             })?;
         *journal.committer.lock() = Some(handle);
         Ok(journal)
     }
 
-    /// Appends a record built for the next LSN; returns that LSN. Called
-    /// with the store's write lock held, so LSN order is apply order.
-    pub(crate) fn append(&self, build: impl FnOnce(u64) -> Vec<u8>) -> u64 {
-        let mut state = self.state.lock();
-        let lsn = state.next_lsn;
-        state.next_lsn += 1;
-        state.queued_lsn = lsn;
-        let payload = build(lsn);
-        match state.queue.back_mut() {
-            Some(Item::Records(buf)) => frame(buf, &payload),
-            _ => {
-                let mut buf = Vec::with_capacity(payload.len() + 8);
-                frame(&mut buf, &payload);
-                state.queue.push_back(Item::Records(buf));
-            }
-        }
-        self.work.notify_one();
-        lsn
-    }
-
-    /// Starts a new segment for records after the current last one; returns
-    /// the LSN the new segment starts at. Called with the store's write lock
-    /// held, at the moment a snapshot copies the store.
-    pub(crate) fn rotate(&self) -> u64 {
-        let mut state = self.state.lock();
-        let start = state.next_lsn;
-        state.queue.push_back(Item::Rotate(start));
-        self.work.notify_one();
-        start
-    }
-
-    /// Deletes segments wholly before `lsn` (their records are in a durable snapshot).
-    pub(crate) fn remove_segments_before(&self, lsn: u64) {
-        if let Ok(all) = segments(&self.base) {
-            for (start, path) in all {
-                if start < lsn {
-                    if let Err(e) = std::fs::remove_file(&path) {
-                        tracing::warn!(file = %path.display(), err = %e, "cannot remove an old journal segment");
-                    }
-                }
-            }
-        }
-    }
-
     fn commit_loop(self: Arc<Journal>, mut file: File) {
+        let mut buffer = Vec::new();
         loop {
-            let (items, upto) = {
+            let items = {
                 let mut state = self.state.lock();
                 while state.queue.is_empty() && !state.closing {
                     self.work.wait(&mut state);
@@ -196,75 +149,65 @@ impl Journal {
                 if state.queue.is_empty() && state.closing {
                     return;
                 }
-                (std::mem::take(&mut state.queue), state.queued_lsn)
+                std::mem::take(&mut state.queue)
             };
-            let result = self.write_items(&mut file, items);
-            let outcome = match result {
-                Ok(()) => Ok(upto),
+            match self.write_items(&mut file, items, &mut buffer) {
+                Ok(Some(upto)) => self.progress.flushed(upto),
+                Ok(None) => {}
                 Err(e) => {
-                    tracing::error!(err = %e, "cannot write the persistence journal; pushes can no longer be made durable");
+                    tracing::error!(err = %e.detail(), "cannot write the persistence journal; writes are refused from now on");
                     self.state.lock().failed = Some(e.clone());
-                    Err(e)
+                    self.progress.failed(e);
+                    return;
                 }
-            };
-            *self.durable.lock() = outcome.clone();
-            self.durable_changed.notify_all();
-            let _ = self.durable_watch.send_replace(outcome.clone());
-            if outcome.is_err() {
-                return;
             }
         }
     }
 
-    fn write_items(&self, file: &mut File, items: VecDeque<Item>) -> Result<(), String> {
-        let mut dirty = false;
+    /// Writes queued items; returns the last LSN made durable, if any.
+    fn write_items(
+        &self,
+        file: &mut File,
+        items: VecDeque<Item>,
+        buffer: &mut Vec<u8>,
+    ) -> Result<Option<u64>, LogError> {
+        let mut last = None;
+        buffer.clear();
         for item in items {
             match item {
-                Item::Records(buf) => {
-                    file.write_all(&buf).map_err(|e| e.to_string())?;
-                    dirty = true;
+                Item::Record(lsn, body) => {
+                    frame_numbered(buffer, lsn, &body);
+                    last = Some(lsn);
                 }
                 Item::Rotate(start) => {
-                    if dirty {
-                        file.sync_data().map_err(|e| e.to_string())?;
-                        dirty = false;
-                    }
-                    *file = create_segment(&self.base, start).map_err(|e| e.to_string())?;
+                    self.flush(file, buffer)?;
+                    *file = create_segment(&self.base, start)?;
                 }
             }
         }
-        if dirty {
-            file.sync_data().map_err(|e| e.to_string())?;
+        self.flush(file, buffer)?;
+        // Do not keep a buffer sized for a burst around.
+        if buffer.capacity() > 1 << 20 {
+            *buffer = Vec::new();
         }
+        Ok(last)
+    }
+
+    /// Writes and syncs `buffer` (if anything is in it) and empties it.
+    fn flush(&self, file: &mut File, buffer: &mut Vec<u8>) -> Result<(), LogError> {
+        if buffer.is_empty() {
+            return Ok(());
+        }
+        let failed = |what: &str, e: std::io::Error| LogError::Write {
+            reason: format!("{what}: {e}"),
+            location: self.base.display().to_string(),
+        };
+        file.write_all(buffer)
+            .map_err(|e| failed("writing the journal", e))?;
+        file.sync_data()
+            .map_err(|e| failed("syncing the journal", e))?;
+        buffer.clear();
         Ok(())
-    }
-
-    /// Blocks until `lsn` is durable.
-    pub(crate) fn wait_blocking(&self, lsn: u64) -> Result<(), PersistError> {
-        let mut durable = self.durable.lock();
-        loop {
-            match &*durable {
-                Ok(d) if *d >= lsn => return Ok(()),
-                Err(e) => return Err(PersistError::Journal(e.clone())),
-                Ok(_) => self.durable_changed.wait(&mut durable),
-            }
-        }
-    }
-
-    /// Waits (asynchronously) until `lsn` is durable.
-    pub(crate) async fn wait(&self, lsn: u64) -> Result<(), PersistError> {
-        let mut rx = self.durable_watch.subscribe();
-        let state = rx
-            .wait_for(|d| match d {
-                Ok(d) => *d >= lsn,
-                Err(_) => true,
-            })
-            .await
-            .map_err(|_| PersistError::Journal("the journal stopped".into()))?;
-        match &*state {
-            Ok(_) => Ok(()),
-            Err(e) => Err(PersistError::Journal(e.clone())),
-        }
     }
 
     /// Writes everything queued and stops the committer.
@@ -273,6 +216,64 @@ impl Journal {
         self.work.notify_one();
         if let Some(handle) = self.committer.lock().take() {
             let _ = handle.join();
+        }
+    }
+}
+
+impl ChangeLog for Journal {
+    fn encode(&self, write: &Write) -> Record {
+        Record::new(encode_write(write))
+    }
+
+    fn append(&self, record: Record) -> Ticket {
+        let mut state = self.state.lock();
+        if let Some(e) = &state.failed {
+            return Ticket::failed(e.clone());
+        }
+        if state.closing {
+            return Ticket::failed(LogError::Closed);
+        }
+        let lsn = state.next_lsn;
+        state.next_lsn += 1;
+        state
+            .queue
+            .push_back(Item::Record(lsn, record.into_bytes()));
+        drop(state);
+        self.work.notify_one();
+        Ticket::pending(lsn, self.progress.clone())
+    }
+
+    fn check(&self) -> Result<(), LogError> {
+        let state = self.state.lock();
+        match &state.failed {
+            Some(e) => Err(e.clone()),
+            None if state.closing => Err(LogError::Closed),
+            None => Ok(()),
+        }
+    }
+
+    /// Starts a new segment for records after the current last one, whose
+    /// position it returns.
+    fn checkpoint(&self) -> Position {
+        let mut state = self.state.lock();
+        let start = state.next_lsn;
+        state.queue.push_back(Item::Rotate(start));
+        drop(state);
+        self.work.notify_one();
+        start - 1
+    }
+
+    /// Deletes the segments whose records are all at or before `through`.
+    fn compact(&self, through: Position) {
+        let Ok(all) = segments(&self.base) else {
+            return;
+        };
+        for (start, path) in all {
+            if start <= through {
+                if let Err(e) = std::fs::remove_file(&path) {
+                    tracing::warn!(file = %path.display(), err = %e, "cannot remove an old journal segment");
+                }
+            }
         }
     }
 }

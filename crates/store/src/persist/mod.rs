@@ -16,24 +16,25 @@
 //! A file written by the Go Pushgateway (`encoding/gob`) is imported, and
 //! the next snapshot replaces it in our format.
 
-pub(crate) mod codec;
+mod codec;
 mod gob;
-pub(crate) mod journal;
+mod journal;
 
 use std::fs::OpenOptions;
-use std::io::Write;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use exposition::protobuf::{decode_family, encode_family_header};
+use exposition::protobuf::decode_family;
 use exposition::MetricFamily;
 
-use self::codec::{intact_record_after, records, DiskFamily, End, Reader, Writer};
+use self::codec::{intact_record_after, records, DiskGroup, DiskWrite, End, Reader, Writer};
 use self::journal::{segments, sync_dir, Journal, SEGMENT_MAGIC};
+use crate::changelog::{ChangeLog, LogError, MemoryLog};
 use crate::key::GroupingKey;
-use crate::store::{Store, StoreOptions, WriteRequest};
+use crate::store::{Store, StoreOptions};
 use crate::time::PushTime;
-use crate::StoredFamily;
+use crate::write::{GroupImage, Origin, Write};
 
 /// The first bytes of a snapshot file.
 pub(crate) const SNAPSHOT_MAGIC: &[u8; 8] = b"PGWSNAP1";
@@ -49,6 +50,17 @@ pub enum PersistMode {
     Snapshot,
 }
 
+/// What start-up does with a damaged snapshot or journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnCorruption {
+    /// Refuse to start, naming the file and the offset.
+    #[default]
+    Refuse,
+    /// Start with everything readable (`--persistence.ignore-corrupt`),
+    /// keeping a copy of the damaged file.
+    KeepReadable,
+}
+
 /// Where and how to persist.
 #[derive(Debug, Clone)]
 pub struct PersistenceOptions {
@@ -56,8 +68,8 @@ pub struct PersistenceOptions {
     pub file: PathBuf,
     /// Durable or snapshot-only.
     pub mode: PersistMode,
-    /// Start with whatever is readable when files are corrupt.
-    pub ignore_corrupt: bool,
+    /// What to do with damaged files.
+    pub on_corruption: OnCorruption,
 }
 
 /// A persistence problem.
@@ -82,9 +94,6 @@ pub enum PersistError {
         /// What is wrong.
         what: String,
     },
-    /// The journal cannot take more changes.
-    #[error("persistence journal failed: {0}")]
-    Journal(String),
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> PersistError + '_ {
@@ -99,9 +108,6 @@ pub struct Persistence {
     options: PersistenceOptions,
     store: Arc<Store>,
     journal: Option<Arc<Journal>>,
-    /// The last journal record loaded at start: what a snapshot reflects
-    /// when no journal is written (snapshot mode).
-    loaded_lsn: u64,
     snapshot_changes: parking_lot::Mutex<u64>,
 }
 
@@ -119,44 +125,70 @@ pub struct LoadReport {
 }
 
 impl Persistence {
-    /// Opens the persistence file: loads the snapshot (ours or Go's),
-    /// replays the journal, and in durable mode starts journaling. Returns
-    /// the loaded store.
+    /// Opens the persistence file: reads the snapshot (ours or Go's) and
+    /// the journal, then builds the store on its change log (the journal in
+    /// durable mode) and applies what was read through the store's write
+    /// path, as writes from the log. Returns the loaded store.
     pub fn open(
         options: PersistenceOptions,
         store_options: StoreOptions,
     ) -> Result<(Persistence, LoadReport), PersistError> {
-        let store = Arc::new(Store::new(store_options));
         let mut report = LoadReport::default();
-        let snapshot_lsn = load_snapshot(&store, &options, &mut report)?;
-        let last = replay_journal(&store, &options, snapshot_lsn, &mut report)?;
-        let journal = match options.mode {
+        let snapshot_bytes = read_snapshot_file(&options.file)?;
+        let snapshot = parse_snapshot(&snapshot_bytes, &options, &mut report)?;
+        let segment_bytes = read_segments(&options.file)?;
+        let journal = parse_journal(&segment_bytes, &options, snapshot.lsn(), &mut report)?;
+        let last = journal.last_lsn;
+
+        let (log, file_journal): (Arc<dyn ChangeLog>, _) = match options.mode {
             PersistMode::Durable => {
-                let journal = Journal::open(&options.file, last + 1)?;
-                store.attach_journal(journal.clone());
-                Some(journal)
+                let j = Journal::open(&options.file, last + 1).map_err(log_error)?;
+                (j.clone(), Some(j))
             }
-            PersistMode::Snapshot => None,
+            PersistMode::Snapshot => (Arc::new(MemoryLog::at(last)), None),
         };
+        let store = Arc::new(Store::with_change_log(store_options, log));
+        match snapshot {
+            SnapshotContents::Empty => {}
+            SnapshotContents::Ours { groups, .. } => {
+                report.groups = groups.len();
+                report.warnings.extend(restore_groups(&store, &groups));
+            }
+            SnapshotContents::Go(groups) => {
+                report.imported_go_file = true;
+                report.groups = groups.len();
+                import_go_groups(&store, groups, &mut report);
+            }
+        }
+        for record in journal.records {
+            let corrupt = |what: String| PersistError::Corrupt {
+                path: record.path.display().to_string(),
+                offset: record.offset as u64,
+                what: format!("record {}: {what}", record.lsn),
+            };
+            let write = record.write.rebuild(&store).map_err(corrupt)?;
+            // A push was journaled because it passed the check; replaying
+            // the same sequence passes it again.
+            let applied = store.apply(write, Origin::Log);
+            // Writes from the log are durable already: nothing to wait for.
+            drop(applied.map_err(|e| corrupt(format!("replayed write refused: {e}")))?);
+            report.replayed += 1;
+        }
+
         let changes = store.change_count();
         let persistence = Persistence {
             options,
             store,
-            journal,
-            loaded_lsn: last,
+            journal: file_journal,
             snapshot_changes: parking_lot::Mutex::new(changes),
         };
-        if persistence.journal.is_none() {
+        if persistence.journal.is_none() && !segment_bytes.is_empty() {
             // Snapshot mode after a durable run: fold the journal into a
             // snapshot now and drop it, or a later start would replay the
             // old records over newer snapshots.
-            let leftover =
-                segments(&persistence.options.file).map_err(io_error(&persistence.options.file))?;
-            if !leftover.is_empty() {
-                persistence.snapshot()?;
-                for (_, path) in leftover {
-                    std::fs::remove_file(&path).map_err(io_error(&path))?;
-                }
+            persistence.snapshot()?;
+            for (path, _) in &segment_bytes {
+                std::fs::remove_file(path).map_err(io_error(path))?;
             }
         }
         Ok((persistence, report))
@@ -181,15 +213,9 @@ impl Persistence {
     /// Writes a snapshot now.
     pub fn snapshot(&self) -> Result<(), PersistError> {
         let changes = self.store.change_count();
-        let (groups, next_segment) = self.store.checkpoint();
-        let lsn = match &self.journal {
-            Some(_) => next_segment.saturating_sub(1),
-            None => self.loaded_lsn,
-        };
-        write_snapshot(&self.options.file, &groups, lsn)?;
-        if let Some(journal) = &self.journal {
-            journal.remove_segments_before(next_segment);
-        }
+        let (groups, position) = self.store.checkpoint();
+        write_snapshot(&self.options.file, &groups, position)?;
+        self.store.compact_log(position);
         *self.snapshot_changes.lock() = changes;
         Ok(())
     }
@@ -201,6 +227,19 @@ impl Persistence {
             journal.close();
         }
         result
+    }
+}
+
+fn log_error(e: LogError) -> PersistError {
+    match e {
+        LogError::Write { reason, location } => PersistError::Io {
+            path: location,
+            reason,
+        },
+        other => PersistError::Io {
+            path: String::new(),
+            reason: other.to_string(),
+        },
     }
 }
 
@@ -228,16 +267,8 @@ fn write_snapshot(file: &Path, snapshot: &crate::Snapshot, lsn: u64) -> Result<(
     codec::frame(&mut framed, &header.buf);
     out.write_all(&framed).map_err(&io)?;
     for group in snapshot.groups() {
-        let mut w = Writer::default();
-        w.key(group.key());
-        w.i64(group.push_time().as_nanos());
-        w.i64(group.failure_time().as_nanos());
-        w.varint(group.families().len() as u64);
-        for f in group.families() {
-            w.family(f);
-        }
         framed.clear();
-        codec::frame(&mut framed, &w.buf);
+        codec::frame(&mut framed, &codec::encode_group(&group.image()));
         out.write_all(&framed).map_err(&io)?;
     }
     let mut end = Writer::default();
@@ -253,138 +284,80 @@ fn write_snapshot(file: &Path, snapshot: &crate::Snapshot, lsn: u64) -> Result<(
     Ok(())
 }
 
-/// Rebuilds a family read from disk.
-fn restore_family(
-    store: &Store,
-    key: &GroupingKey,
-    f: &DiskFamily<'_>,
-) -> Result<StoredFamily, String> {
-    let family = decode_disk_family(f)?;
-    Ok(store.prepare_restored(key, &family, f.pushed_at))
-}
-
-fn decode_disk_family(f: &DiskFamily<'_>) -> Result<MetricFamily, String> {
-    let mut message = Vec::with_capacity(f.proto.len() + f.name.len() + 16);
-    encode_family_header(&mut message, f.name, f.help, f.metric_type);
-    message.extend_from_slice(f.proto);
-    decode_family(&message).map_err(|e| format!("family {:?}: {e}", f.name))
-}
-
-/// A group read from a snapshot, before its families are rebuilt.
-struct DiskGroup<'a> {
-    key: GroupingKey,
-    push_time: PushTime,
-    failure_time: PushTime,
-    families: Vec<DiskFamily<'a>>,
-}
-
-fn parse_group(payload: &[u8]) -> Result<DiskGroup<'_>, codec::DecodeError> {
-    let mut r = Reader::new(payload);
-    let key = r.key()?;
-    let push_time = PushTime::from_nanos(r.i64()?);
-    let failure_time = PushTime::from_nanos(r.i64()?);
-    let n = r.count()?;
-    let mut families = Vec::with_capacity(n);
-    for _ in 0..n {
-        families.push(r.family()?);
-    }
-    Ok(DiskGroup {
-        key,
-        push_time,
-        failure_time,
-        families,
-    })
-}
-
-/// A group rebuilt from disk, with the problems met on the way.
-struct RestoredGroup {
-    key: GroupingKey,
-    families: Vec<Arc<StoredFamily>>,
-    push_time: PushTime,
-    failure_time: PushTime,
-    errors: Vec<String>,
-}
-
 /// Rebuilds groups on all cores, then installs them through the store's
 /// write path in order.
-fn restore_groups(store: &Store, groups: Vec<DiskGroup<'_>>) -> Vec<String> {
+fn restore_groups(store: &Store, groups: &[DiskGroup<'_>]) -> Vec<String> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
     let chunk = groups.len().div_ceil(threads).max(1);
     let mut problems = Vec::new();
-    let prepared: Vec<Vec<RestoredGroup>> = std::thread::scope(|scope| {
+    let rebuilt: Vec<Vec<(GroupImage, Vec<String>)>> = std::thread::scope(|scope| {
         let handles: Vec<_> = groups
             .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|g| {
-                            let mut errors = Vec::new();
-                            let families = g
-                                .families
-                                .iter()
-                                .filter_map(|f| match restore_family(store, &g.key, f) {
-                                    Ok(f) => Some(Arc::new(f)),
-                                    Err(e) => {
-                                        errors.push(format!("group {}: {e}", g.key));
-                                        None
-                                    }
-                                })
-                                .collect();
-                            RestoredGroup {
-                                key: g.key.clone(),
-                                families,
-                                push_time: g.push_time,
-                                failure_time: g.failure_time,
-                                errors,
-                            }
-                        })
-                        .collect()
-                })
-            })
+            .map(|part| scope.spawn(move || part.iter().map(|g| g.rebuild(store)).collect()))
             .collect();
         handles
             .into_iter()
             .map(|h| h.join().unwrap_or_default())
             .collect()
     });
-    for g in prepared.into_iter().flatten() {
-        problems.extend(g.errors);
-        let _ = store.apply(WriteRequest::Restore {
-            key: g.key,
-            families: g.families,
-            push_time: g.push_time,
-            failure_time: g.failure_time,
-        });
+    for (image, errors) in rebuilt.into_iter().flatten() {
+        problems.extend(errors);
+        // Restoring cannot be refused.
+        let _ = store.apply(Write::Restore(image), Origin::Log);
     }
     problems
 }
 
-/// Loads the snapshot file into the store; returns the journal position
-/// it reflects.
-fn load_snapshot(
-    store: &Store,
+/// What a snapshot file holds, before the store exists.
+enum SnapshotContents<'a> {
+    /// No file, or an empty one.
+    Empty,
+    /// Our format: the journal position it reflects and its groups.
+    Ours {
+        lsn: u64,
+        groups: Vec<DiskGroup<'a>>,
+    },
+    /// A file written by the Go Pushgateway.
+    Go(Vec<gob::GoGroup>),
+}
+
+impl SnapshotContents<'_> {
+    fn lsn(&self) -> u64 {
+        match self {
+            SnapshotContents::Ours { lsn, .. } => *lsn,
+            _ => 0,
+        }
+    }
+}
+
+fn read_snapshot_file(path: &Path) -> Result<Vec<u8>, PersistError> {
+    match std::fs::read(path) {
+        Ok(d) => Ok(d),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(io_error(path)(e)),
+    }
+}
+
+/// Reads the snapshot file's records.
+fn parse_snapshot<'a>(
+    data: &'a [u8],
     options: &PersistenceOptions,
     report: &mut LoadReport,
-) -> Result<u64, PersistError> {
+) -> Result<SnapshotContents<'a>, PersistError> {
     let path = &options.file;
-    let data = match std::fs::read(path) {
-        Ok(d) => d,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(io_error(path)(e)),
-    };
     let corrupt = |offset: usize, what: String| PersistError::Corrupt {
         path: path.display().to_string(),
         offset: offset as u64,
         what,
     };
     if data.is_empty() {
-        return Ok(0);
+        return Ok(SnapshotContents::Empty);
     }
     if !data.starts_with(SNAPSHOT_MAGIC) {
-        if gob::looks_like_gob(&data) {
-            return import_go_file(store, path, &data, options, report).map(|()| 0);
+        if gob::looks_like_gob(data) {
+            return parse_go_file(path, data, options, report);
         }
         return Err(corrupt(0, "not a pushgateway persistence file".into()));
     }
@@ -432,13 +405,13 @@ fn load_snapshot(
     }
     let mut parsed = Vec::with_capacity(groups.len());
     for (i, payload) in groups.iter().enumerate() {
-        match parse_group(payload) {
+        match codec::decode_group(payload) {
             Ok(g) => parsed.push(g),
             Err(e) => problems.push(corrupt(offset_of(i + 1), e.to_string())),
         }
     }
     if let Some(first) = problems.first() {
-        if !options.ignore_corrupt {
+        if !(options.on_corruption == OnCorruption::KeepReadable) {
             return Err(first.clone());
         }
         report
@@ -446,9 +419,121 @@ fn load_snapshot(
             .extend(problems.iter().map(ToString::to_string));
         keep_corrupt_copy(path, report);
     }
-    report.groups = parsed.len();
-    report.warnings.extend(restore_groups(store, parsed));
-    Ok(lsn)
+    Ok(SnapshotContents::Ours {
+        lsn,
+        groups: parsed,
+    })
+}
+
+/// One journal record read from disk.
+struct JournalRecord<'a> {
+    lsn: u64,
+    path: &'a Path,
+    offset: usize,
+    write: DiskWrite<'a>,
+}
+
+/// The journal records to replay over a snapshot.
+struct JournalContents<'a> {
+    records: Vec<JournalRecord<'a>>,
+    /// The last LSN read (the snapshot's when there are none).
+    last_lsn: u64,
+}
+
+/// Reads every journal segment of `base`, in order.
+fn read_segments(base: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>, PersistError> {
+    let mut out = Vec::new();
+    for (_, path) in segments(base).map_err(io_error(base))? {
+        let data = std::fs::read(&path).map_err(io_error(&path))?;
+        out.push((path, data));
+    }
+    Ok(out)
+}
+
+/// Reads the records after `snapshot_lsn`; cuts a torn tail off the last
+/// segment (on disk too).
+fn parse_journal<'a>(
+    segments: &'a [(PathBuf, Vec<u8>)],
+    options: &PersistenceOptions,
+    snapshot_lsn: u64,
+    report: &mut LoadReport,
+) -> Result<JournalContents<'a>, PersistError> {
+    let mut records_out = Vec::new();
+    let mut last = snapshot_lsn;
+    let count = segments.len();
+    for (index, (path, data)) in segments.iter().enumerate() {
+        let corrupt = |offset: usize, what: String| PersistError::Corrupt {
+            path: path.display().to_string(),
+            offset: offset as u64,
+            what,
+        };
+        if data.len() < SEGMENT_MAGIC.len() {
+            // A segment created but never written (crash right after rotation).
+            continue;
+        }
+        if !data.starts_with(SEGMENT_MAGIC) {
+            return Err(corrupt(0, "not a journal segment".into()));
+        }
+        let (payloads, end) = records(&data[SEGMENT_MAGIC.len()..]);
+        let mut offset = SEGMENT_MAGIC.len();
+        for payload in payloads {
+            let at = offset;
+            offset += payload.len() + 8;
+            let mut r = Reader::new(payload);
+            let lsn = r.varint().map_err(|e| corrupt(at, e.to_string()))?;
+            if lsn <= last {
+                continue;
+            }
+            if lsn != last + 1 && last != 0 {
+                let problem = corrupt(at, format!("journal jumps from record {last} to {lsn}"));
+                if !(options.on_corruption == OnCorruption::KeepReadable) {
+                    return Err(problem);
+                }
+                report.warnings.push(problem.to_string());
+            }
+            let body = r.rest();
+            let write =
+                codec::decode_write(body).map_err(|e| corrupt(at, format!("record {lsn}: {e}")))?;
+            records_out.push(JournalRecord {
+                lsn,
+                path,
+                offset: at,
+                write,
+            });
+            last = lsn;
+        }
+        if let End::Damaged { offset } = end {
+            let at = SEGMENT_MAGIC.len() + offset;
+            let torn_tail = index + 1 == count && !intact_record_after(data, at);
+            if torn_tail {
+                // A write cut short by a crash: never acknowledged, dropped.
+                report.warnings.push(format!(
+                    "{}: dropped a torn write at byte {at} (a crash interrupted it)",
+                    path.display()
+                ));
+                let file = OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(io_error(path))?;
+                file.set_len(at as u64).map_err(io_error(path))?;
+                file.sync_all().map_err(io_error(path))?;
+            } else if options.on_corruption == OnCorruption::KeepReadable {
+                report
+                    .warnings
+                    .push(corrupt(at, "damaged record".into()).to_string());
+                keep_corrupt_copy(path, report);
+            } else {
+                return Err(corrupt(
+                    at,
+                    "damaged record in the middle of the journal".into(),
+                ));
+            }
+        }
+    }
+    Ok(JournalContents {
+        records: records_out,
+        last_lsn: last,
+    })
 }
 
 /// With `ignore_corrupt`, the next snapshot replaces a damaged file: keep
@@ -471,32 +556,31 @@ fn keep_corrupt_copy(path: &Path, report: &mut LoadReport) {
     }
 }
 
-fn import_go_file(
-    store: &Store,
+fn parse_go_file<'a>(
     path: &Path,
     data: &[u8],
     options: &PersistenceOptions,
     report: &mut LoadReport,
-) -> Result<(), PersistError> {
-    let groups = match gob::decode_go_file(data) {
-        Ok(g) => g,
-        Err(e) if options.ignore_corrupt => {
+) -> Result<SnapshotContents<'a>, PersistError> {
+    match gob::decode_go_file(data) {
+        Ok(groups) => Ok(SnapshotContents::Go(groups)),
+        Err(e) if (options.on_corruption == OnCorruption::KeepReadable) => {
             report
                 .warnings
                 .push(format!("{}: {e}; starting empty", path.display()));
             keep_corrupt_copy(path, report);
-            return Ok(());
+            Ok(SnapshotContents::Empty)
         }
-        Err(e) => {
-            return Err(PersistError::Corrupt {
-                path: path.display().to_string(),
-                offset: e.offset as u64,
-                what: format!("Go persistence file: {}", e.message),
-            })
-        }
-    };
-    report.imported_go_file = true;
-    report.groups = groups.len();
+        Err(e) => Err(PersistError::Corrupt {
+            path: path.display().to_string(),
+            offset: e.offset as u64,
+            what: format!("Go persistence file: {}", e.message),
+        }),
+    }
+}
+
+/// Installs the groups of a Go Pushgateway file.
+fn import_go_groups(store: &Store, groups: Vec<gob::GoGroup>, report: &mut LoadReport) {
     for group in groups {
         let key = GroupingKey::new(group.labels.iter().map(|(n, v)| (n.as_str(), v.as_str())));
         let mut families = Vec::new();
@@ -527,137 +611,21 @@ fn import_go_file(
             } else if family.name == crate::PUSH_FAILURE_TIME_METRIC {
                 failure_time = time_gauge(&family);
             }
-            families.push(Arc::new(store.prepare_restored(
+            families.push(Arc::new(store.rebuild_family(
                 &key,
                 &family,
                 PushTime::from_nanos(f.pushed_at_unix_nanos),
             )));
         }
-        let _ = store.apply(WriteRequest::Restore {
-            key,
-            families,
-            push_time,
-            failure_time,
-        });
-    }
-    Ok(())
-}
-
-/// Replays journal records after `snapshot_lsn`; returns the last LSN.
-fn replay_journal(
-    store: &Store,
-    options: &PersistenceOptions,
-    snapshot_lsn: u64,
-    report: &mut LoadReport,
-) -> Result<u64, PersistError> {
-    let segments = segments(&options.file).map_err(io_error(&options.file))?;
-    let mut last = snapshot_lsn;
-    let count = segments.len();
-    for (index, (_, path)) in segments.iter().enumerate() {
-        let data = std::fs::read(path).map_err(io_error(path))?;
-        let corrupt = |offset: usize, what: String| PersistError::Corrupt {
-            path: path.display().to_string(),
-            offset: offset as u64,
-            what,
-        };
-        if data.len() < SEGMENT_MAGIC.len() {
-            // A segment created but never written (crash right after rotation).
-            continue;
-        }
-        if !data.starts_with(SEGMENT_MAGIC) {
-            return Err(corrupt(0, "not a journal segment".into()));
-        }
-        let (payloads, end) = records(&data[SEGMENT_MAGIC.len()..]);
-        let mut offset = SEGMENT_MAGIC.len();
-        for payload in payloads {
-            let at = offset;
-            offset += payload.len() + 8;
-            let mut r = Reader::new(payload);
-            let lsn = r.varint().map_err(|e| corrupt(at, e.to_string()))?;
-            if lsn <= last {
-                continue;
-            }
-            if lsn != last + 1 && last != 0 {
-                let problem = corrupt(at, format!("journal jumps from record {last} to {lsn}"));
-                if !options.ignore_corrupt {
-                    return Err(problem);
-                }
-                report.warnings.push(problem.to_string());
-            }
-            apply_record(store, &mut r).map_err(|e| corrupt(at, format!("record {lsn}: {e}")))?;
-            last = lsn;
-            report.replayed += 1;
-        }
-        if let End::Damaged { offset } = end {
-            let at = SEGMENT_MAGIC.len() + offset;
-            let torn_tail = index + 1 == count && !intact_record_after(&data, at);
-            if torn_tail {
-                // A write cut short by a crash: never acknowledged, dropped.
-                report.warnings.push(format!(
-                    "{}: dropped a torn write at byte {at} (a crash interrupted it)",
-                    path.display()
-                ));
-                let file = OpenOptions::new()
-                    .write(true)
-                    .open(path)
-                    .map_err(io_error(path))?;
-                file.set_len(at as u64).map_err(io_error(path))?;
-                file.sync_all().map_err(io_error(path))?;
-            } else if options.ignore_corrupt {
-                report
-                    .warnings
-                    .push(corrupt(at, "damaged record".into()).to_string());
-                keep_corrupt_copy(path, report);
-            } else {
-                return Err(corrupt(
-                    at,
-                    "damaged record in the middle of the journal".into(),
-                ));
-            }
-        }
-    }
-    Ok(last)
-}
-
-fn apply_record(store: &Store, r: &mut Reader<'_>) -> Result<(), String> {
-    match r.u8().map_err(|e| e.to_string())? {
-        codec::PUSH => {
-            let key = r.key().map_err(|e| e.to_string())?;
-            let replace = r.u8().map_err(|e| e.to_string())? != 0;
-            let at = PushTime::from_nanos(r.i64().map_err(|e| e.to_string())?);
-            let n = r.count().map_err(|e| e.to_string())?;
-            let mut families = Vec::with_capacity(n);
-            for _ in 0..n {
-                let f = r.family().map_err(|e| e.to_string())?;
-                families.push(Arc::new(restore_family(store, &key, &f)?));
-            }
-            let result = store.apply(WriteRequest::Push {
+        // Restoring cannot be refused.
+        let _ = store.apply(
+            Write::Restore(GroupImage {
                 key,
                 families,
-                replace,
-                at,
-            });
-            // A push was journaled because it passed the check; replaying
-            // the same sequence passes it again.
-            result
-                .map(drop)
-                .map_err(|e| format!("replayed push refused: {e}"))
-        }
-        codec::FAIL => {
-            let key = r.key().map_err(|e| e.to_string())?;
-            let at = PushTime::from_nanos(r.i64().map_err(|e| e.to_string())?);
-            let _ = store.apply(WriteRequest::Fail { key, at });
-            Ok(())
-        }
-        codec::DELETE => {
-            let key = r.key().map_err(|e| e.to_string())?;
-            let _ = store.apply(WriteRequest::Delete { key });
-            Ok(())
-        }
-        codec::WIPE => {
-            let _ = store.apply(WriteRequest::Wipe);
-            Ok(())
-        }
-        other => Err(format!("unknown record kind {other}")),
+                push_time,
+                failure_time,
+            }),
+            Origin::Log,
+        );
     }
 }

@@ -1,15 +1,21 @@
-//! The JSON API (`/api/v1/status`, `/api/v1/metrics`): the same shapes and
-//! field names as the Go Pushgateway, with groups in grouping-key order
-//! (Go's order is random).
+//! The JSON API (`/api/v1/status`, `/api/v1/metrics`, `OPTIONS`): the same
+//! shapes and field names as the Go Pushgateway, with groups in
+//! grouping-key order (Go's order is random).
 
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
 use exposition::{MetricFamily, MetricType, Value};
 use store::{Group, PushTime, Snapshot};
 
+use crate::build::build_information;
+use crate::error::AppError;
 use crate::flags::Config;
 use crate::json::{go_sprint_float, object, string, string_map};
+use crate::response::{empty, json};
+use crate::state::AppState;
 
 /// Headers every API response carries (CORS and no caching).
-pub(crate) const CORS_HEADERS: [(&str, &str); 5] = [
+const CORS_HEADERS: [(&str, &str); 5] = [
     (
         "access-control-allow-headers",
         "Accept, Authorization, Content-Type, Origin",
@@ -20,12 +26,39 @@ pub(crate) const CORS_HEADERS: [(&str, &str); 5] = [
     ("cache-control", "no-cache, no-store, must-revalidate"),
 ];
 
+/// Adds the API's CORS and caching headers.
+pub(crate) fn with_cors(mut r: Response) -> Response {
+    for (k, v) in CORS_HEADERS {
+        r.headers_mut().insert(k, HeaderValue::from_static(v));
+    }
+    r
+}
+
+/// `OPTIONS /api/v1/*`.
+pub(crate) fn options() -> Response {
+    empty(StatusCode::OK)
+}
+
+/// `GET /api/v1/status`.
+pub(crate) fn status(state: &AppState) -> Response {
+    json(status_json(state.config(), state.started()))
+}
+
+/// `GET /api/v1/metrics`: rendered off the async workers (it decodes every
+/// family).
+pub(crate) async fn metrics(state: &AppState) -> Result<Response, AppError> {
+    let snapshot = state.store().snapshot();
+    let body = tokio::task::spawn_blocking(move || groups_json(&snapshot))
+        .await
+        .map_err(|_| AppError::Internal("the JSON renderer's thread failed"))?;
+    Ok(json(body))
+}
+
 fn success(data: &str) -> String {
     format!("{{\"status\":\"success\",\"data\":{data}}}")
 }
 
-/// `GET /api/v1/status`.
-pub(crate) fn status(config: &Config, started: PushTime) -> String {
+fn status_json(config: &Config, started: PushTime) -> String {
     let mut build = String::new();
     string_map(
         &mut build,
@@ -53,28 +86,7 @@ pub(crate) fn status(config: &Config, started: PushTime) -> String {
     success(&data)
 }
 
-/// The build details `/api/v1/status` and the status page show.
-pub(crate) fn build_information() -> Vec<(&'static str, String)> {
-    vec![
-        (
-            "branch",
-            option_env!("PUSHGATEWAY_BRANCH").unwrap_or("").to_string(),
-        ),
-        ("buildDate", crate::build::BUILD_DATE.to_string()),
-        (
-            "buildUser",
-            option_env!("PUSHGATEWAY_BUILD_USER")
-                .unwrap_or("")
-                .to_string(),
-        ),
-        ("goVersion", crate::build::RUSTC_VERSION.to_string()),
-        ("revision", crate::build::REVISION.to_string()),
-        ("version", env!("CARGO_PKG_VERSION").to_string()),
-    ]
-}
-
-/// `GET /api/v1/metrics`.
-pub(crate) fn metrics(snapshot: &Snapshot) -> String {
+fn groups_json(snapshot: &Snapshot) -> String {
     let mut data = String::from("[");
     for (i, group) in snapshot.groups().iter().enumerate() {
         if i > 0 {
@@ -207,7 +219,7 @@ fn metrics_json(out: &mut String, family: &MetricFamily) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use store::{GroupingKey, Store, StoreOptions};
+    use store::{GroupingKey, PushMode, Store, StoreOptions};
 
     #[test]
     fn metrics_json_has_go_shape() {
@@ -219,13 +231,13 @@ mod tests {
             .push(
                 GroupingKey::new([("job", "sh")]),
                 &families,
-                true,
+                PushMode::Replace,
                 PushTime::from_nanos(1_795_345_589_111_592_580),
             )
             .unwrap()
             .wait()
             .unwrap();
-        let json = metrics(&store.snapshot());
+        let json = groups_json(&store.snapshot());
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
         let g = &v["data"][0];
         assert_eq!(g["labels"], serde_json::json!({"job": "sh"}));

@@ -1,0 +1,69 @@
+//! What a handler knows about the request it serves: the parts of the
+//! request, the route's parameters, the connection it came on and who sent
+//! it. Built once by the dispatcher, so handlers take one argument instead
+//! of a long list.
+
+use std::net::SocketAddr;
+
+use http::{HeaderMap, Method, Uri};
+
+use crate::auth::Principal;
+use crate::body::ContentEncoding;
+use crate::router::Params;
+
+/// The connection a request came on; the server attaches it to every
+/// request (requests made without a socket, in tests, have none).
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectionInfo {
+    /// The client's address.
+    pub(crate) peer: SocketAddr,
+    /// The subject of the client certificate the TLS handshake verified.
+    pub(crate) certificate_subject: Option<String>,
+}
+
+/// One request, as the handlers see it.
+#[derive(Debug)]
+pub(crate) struct RequestContext {
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
+    pub(crate) headers: HeaderMap,
+    /// The route's parameters (`job`, `labels`, `filepath`).
+    pub(crate) params: Params,
+    /// The body's `Content-Encoding`.
+    pub(crate) encoding: ContentEncoding,
+    /// The client's address, if the request came on a socket.
+    pub(crate) peer: Option<SocketAddr>,
+    /// Who sent the request.
+    pub(crate) principal: Principal,
+}
+
+impl RequestContext {
+    /// A route parameter ("" when absent).
+    pub(crate) fn param(&self, name: &str) -> &str {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// The peer address as Go's `r.RemoteAddr` shows it in logs.
+    pub(crate) fn source(&self) -> String {
+        self.peer.map(|p| p.to_string()).unwrap_or_default()
+    }
+
+    /// Go's `computeApproximateRequestSize`, for the push size summary.
+    pub(crate) fn approximate_size(&self) -> u64 {
+        let uri_len = self.uri.path().len() + self.uri.query().map_or(0, |q| q.len() + 1);
+        let mut size = uri_len + self.method.as_str().len() + "HTTP/1.1".len();
+        for (name, value) in &self.headers {
+            size += name.as_str().len() + value.len();
+        }
+        let content_length = self
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(0);
+        (size + content_length) as u64
+    }
+}

@@ -1,0 +1,374 @@
+//! The HTTP surface: the route table and the dispatcher every request goes
+//! through.
+//!
+//! [`app`] builds an axum `Router` with a single fallback that does all
+//! routing itself (axum's router cannot express Go's redirect and 405
+//! behaviour); tests drive it with `tower::ServiceExt::oneshot`. The
+//! dispatcher applies the web config (rate limit, authentication, extra
+//! headers), routes through the Go-compatible routers, builds the
+//! [`RequestContext`], calls the handler, and turns an [`AppError`] into
+//! its response after reporting it. The gateway's request metrics are
+//! counted here, by route.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+use store::PushMode;
+
+use crate::auth::Principal;
+use crate::body::{self, BodySource, ContentEncoding};
+use crate::context::{ConnectionInfo, RequestContext};
+use crate::error::AppError;
+use crate::flags::Config;
+use crate::grouping::JobEncoding;
+use crate::handlers::{admin, api, lifecycle, push};
+use crate::response::{empty, redirect, with_allow};
+use crate::router::{clean_path, join_path, percent_decode, Decision, Router};
+use crate::state::AppState;
+use crate::webconfig::Active;
+
+/// A handler of the main router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Healthy,
+    Ready,
+    Metrics,
+    Push(PushMode, JobEncoding),
+    Delete(JobEncoding),
+    Static,
+    Status,
+    Index,
+    Pprof,
+    Quit,
+    QuitGet,
+}
+
+impl Route {
+    /// The `handler` label of `pushgateway_http_requests_total`, for the
+    /// routes Go instruments.
+    fn instrumented_as(self) -> Option<&'static str> {
+        Some(match self {
+            Route::Healthy => "healthy",
+            Route::Ready => "ready",
+            Route::Push(..) => "push",
+            Route::Delete(_) => "delete",
+            Route::Static => "static",
+            Route::Status | Route::Index => "status",
+            Route::Metrics | Route::Pprof | Route::Quit | Route::QuitGet => return None,
+        })
+    }
+}
+
+/// A handler of the API router (mounted at `<prefix>/api/v1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ApiRoute {
+    Options,
+    Status,
+    Metrics,
+    Wipe,
+}
+
+impl ApiRoute {
+    fn instrumented_as(self) -> &'static str {
+        match self {
+            ApiRoute::Options => "api/v1/options",
+            ApiRoute::Status => "api/v1/status",
+            ApiRoute::Metrics => "api/v1/metrics",
+            ApiRoute::Wipe => "wipe",
+        }
+    }
+}
+
+/// The Go gateway's route tables, under the configured prefix.
+struct RouteTable {
+    main: Router<Route>,
+    api: Router<ApiRoute>,
+    api_root: String,
+}
+
+impl RouteTable {
+    fn new(config: &Config) -> RouteTable {
+        let p = &config.route_prefix;
+        let mut main = Router::new();
+        main.add("GET", &format!("{p}/-/healthy"), Route::Healthy);
+        main.add("GET", &format!("{p}/-/ready"), Route::Ready);
+        main.add("GET", &join_path(p, &config.telemetry_path), Route::Metrics);
+        for (suffix, job) in [("", JobEncoding::Plain), ("@base64", JobEncoding::Base64)] {
+            for tail in ["/*labels", ""] {
+                let path = format!("{p}/metrics/job{suffix}/:job{tail}");
+                main.add("PUT", &path, Route::Push(PushMode::Replace, job));
+                main.add("POST", &path, Route::Push(PushMode::Merge, job));
+                main.add("DELETE", &path, Route::Delete(job));
+            }
+        }
+        main.add("GET", &format!("{p}/static/*filepath"), Route::Static);
+        main.add("GET", &format!("{p}/status"), Route::Status);
+        main.add("GET", &format!("{p}/"), Route::Index);
+        main.add("GET", &format!("{p}/debug/pprof/*pprof"), Route::Pprof);
+        main.add("PUT", &format!("{p}/-/quit"), Route::Quit);
+        main.add("POST", &format!("{p}/-/quit"), Route::Quit);
+        main.add("GET", "/-/quit", Route::QuitGet);
+        let mut api = Router::new();
+        api.add("OPTIONS", "/*path", ApiRoute::Options);
+        api.add("GET", "/status", ApiRoute::Status);
+        api.add("GET", "/metrics", ApiRoute::Metrics);
+        if config.enable_admin_api {
+            api.add("PUT", "/admin/wipe", ApiRoute::Wipe);
+        }
+        RouteTable {
+            main,
+            api,
+            api_root: format!("{p}/api/v1"),
+        }
+    }
+}
+
+/// What the dispatcher holds: the shared state and the route table.
+#[derive(Clone)]
+struct App {
+    state: AppState,
+    routes: Arc<RouteTable>,
+}
+
+/// The application: every request goes through the dispatcher.
+pub fn app(state: AppState) -> axum::Router {
+    let routes = Arc::new(RouteTable::new(state.config()));
+    axum::Router::new()
+        .fallback(dispatch)
+        .with_state(App { state, routes })
+}
+
+/// Handles one request: the web config's rate limit, authentication and
+/// extra headers around the routing.
+async fn dispatch(State(app): State<App>, request: Request) -> Response {
+    let certificate = request
+        .extensions()
+        .get::<ConnectionInfo>()
+        .and_then(|c| c.certificate_subject.clone());
+    let Some(web) = app.state.web() else {
+        let principal = Principal::of_connection(certificate.as_deref());
+        return route(&app, request, principal).await;
+    };
+    let Ok(active) = web.current() else {
+        return AppError::WebConfigInvalid.into_response();
+    };
+    let authorization = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let admitted = admit(
+        &app.state,
+        &active,
+        request.uri().path(),
+        authorization.as_deref(),
+        certificate.as_deref(),
+    )
+    .await;
+    let mut response = match admitted {
+        Ok(principal) => route(&app, request, principal).await,
+        Err(e) => e.into_response(),
+    };
+    for (name, value) in &active.config.http_server_config.headers {
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::try_from(name.as_str()),
+            HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().insert(n, v);
+        }
+    }
+    response
+}
+
+/// Who the request is from, or why it may not be served at all.
+async fn admit(
+    state: &AppState,
+    active: &Active,
+    path: &str,
+    authorization: Option<&str>,
+    certificate: Option<&str>,
+) -> Result<Principal, AppError> {
+    if active.limiter.as_ref().is_some_and(|l| !l.lock().allow()) {
+        return Err(AppError::TooManyRequests);
+    }
+    if !needs_password(state, active, path) {
+        return Ok(Principal::of_connection(certificate));
+    }
+    state
+        .auth()
+        .authenticate(active, authorization)
+        .await
+        .ok_or(AppError::Unauthorized)
+}
+
+fn needs_password(state: &AppState, active: &Active, path: &str) -> bool {
+    if active.config.basic_auth_users.is_empty() {
+        return false;
+    }
+    let config = state.config();
+    if config.unauthenticated_health {
+        let p = &config.route_prefix;
+        let health = path
+            .strip_prefix(p.as_str())
+            .is_some_and(|rest| rest == "/-/healthy" || rest == "/-/ready");
+        if health {
+            return false;
+        }
+    }
+    true
+}
+
+/// Routes one request through the Go-compatible routers.
+async fn route(app: &App, request: Request, principal: Principal) -> Response {
+    let state = &app.state;
+    let (parts, body) = request.into_parts();
+    let method = parts.method;
+    let query = parts.uri.query();
+    let Ok(path) = percent_decode(parts.uri.path()) else {
+        return AppError::BadPath.into_response();
+    };
+    // Go's ServeMux: clean paths, and `/api/v1` → `/api/v1/`.
+    let cleaned = clean_path(&path);
+    let api_root = &app.routes.api_root;
+    if cleaned == *api_root {
+        return redirect(301, &format!("{api_root}/"), query, &method);
+    }
+    if cleaned != path {
+        return redirect(301, &cleaned, query, &method);
+    }
+    let peer = parts.extensions.get::<ConnectionInfo>().map(|c| c.peer);
+    let encoding = ContentEncoding::from_headers(&parts.headers);
+    if let Some(rest) = path
+        .strip_prefix(api_root.as_str())
+        .filter(|r| r.starts_with('/'))
+    {
+        return match app.routes.api.route(method.as_str(), rest) {
+            Decision::Handle(route, params) => {
+                let context = RequestContext {
+                    method,
+                    uri: parts.uri,
+                    headers: parts.headers,
+                    params,
+                    encoding,
+                    peer,
+                    principal,
+                };
+                let result = match route {
+                    ApiRoute::Options => Ok(api::options()),
+                    ApiRoute::Status => Ok(api::status(state)),
+                    ApiRoute::Metrics => api::metrics(state).await,
+                    ApiRoute::Wipe => admin::wipe(state).await,
+                };
+                let response = api::with_cors(respond(state, &context, result));
+                state.own().count_request(
+                    route.instrumented_as(),
+                    response.status().as_u16(),
+                    context.method.as_str(),
+                );
+                response
+            }
+            // The Go gateway's API router drops the mount point from its
+            // redirects (a bug); ours keep it.
+            Decision::Redirect(code, to) => {
+                redirect(code, &format!("{api_root}{to}"), query, &method)
+            }
+            other => undecided(other),
+        };
+    }
+
+    // The main router sits behind Go's body decoding, which reads a gzip
+    // header before routing.
+    let config = state.config();
+    let body = if encoding == ContentEncoding::Gzip {
+        let read = body::read_body(
+            body,
+            &parts.headers,
+            config.limits.max_body_size,
+            config.read_timeout,
+        )
+        .await;
+        let checked = read.and_then(|bytes| match body::gzip_header_error(&bytes) {
+            Some(e) => Err(body::BodyError::Malformed(e.into())),
+            None => Ok(bytes),
+        });
+        match checked {
+            Ok(bytes) => BodySource::Read(bytes),
+            Err(e) => {
+                let e = AppError::Body(e);
+                if let Some(flag) = e.limit_flag() {
+                    state.own().count_refusal(flag);
+                }
+                return e.into_response();
+            }
+        }
+    } else {
+        BodySource::Pending(body)
+    };
+
+    let (route, params) = match app.routes.main.route(method.as_str(), &path) {
+        Decision::Handle(route, params) => (route, params),
+        Decision::Redirect(code, to) => return redirect(code, &to, query, &method),
+        other => return undecided(other),
+    };
+    let context = RequestContext {
+        method,
+        uri: parts.uri,
+        headers: parts.headers,
+        params,
+        encoding,
+        peer,
+        principal,
+    };
+    let started = Instant::now();
+    let result = match route {
+        Route::Healthy | Route::Ready => Ok(lifecycle::ok()),
+        Route::Metrics => crate::scrape::scrape(state, &context.headers),
+        Route::Push(mode, job) => push::push(state, &context, body, mode, job).await,
+        Route::Delete(job) => push::delete(state, &context, job).await,
+        Route::Static => Ok(crate::ui::static_asset(context.param("filepath"))),
+        Route::Status => Ok(crate::ui::status_page(state)),
+        Route::Index => Ok(crate::ui::index_page(state, context.uri.query())),
+        Route::Pprof => Err(AppError::NotFound),
+        Route::Quit => lifecycle::quit(state),
+        Route::QuitGet => Err(AppError::QuitNeedsPost),
+    };
+    let response = respond(state, &context, result);
+    let own = state.own();
+    if let Some(handler) = route.instrumented_as() {
+        own.count_request(handler, response.status().as_u16(), context.method.as_str());
+    }
+    if let Route::Push(..) = route {
+        own.observe_push(
+            context.method.as_str(),
+            started.elapsed().as_secs_f64(),
+            context.approximate_size(),
+        );
+    }
+    response
+}
+
+/// A handler's result as the response, reporting an error first.
+fn respond(
+    state: &AppState,
+    context: &RequestContext,
+    result: Result<Response, AppError>,
+) -> Response {
+    result.unwrap_or_else(|e| {
+        e.report(state.own(), context);
+        e.into_response()
+    })
+}
+
+/// The answer of a router that found no handler.
+fn undecided<T>(decision: Decision<T>) -> Response {
+    match decision {
+        Decision::MethodNotAllowed(allow) => AppError::MethodNotAllowed { allow }.into_response(),
+        Decision::Options(allow) => with_allow(empty(http::StatusCode::OK), &allow),
+        Decision::Handle(..) | Decision::Redirect(..) | Decision::NotFound => {
+            AppError::NotFound.into_response()
+        }
+    }
+}

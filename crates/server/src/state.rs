@@ -1,0 +1,120 @@
+//! What every handler shares: the configuration, the web config (TLS,
+//! users), the authenticator, the store, the gateway's own metrics, and the
+//! quit signal.
+
+use std::sync::Arc;
+
+use store::{PushTime, Store, StoreOptions};
+use tokio::sync::watch;
+
+use crate::auth::BasicAuth;
+use crate::flags::Config;
+use crate::own::OwnMetrics;
+use crate::webconfig::{WebConfigError, WebConfigHandle};
+
+struct Inner {
+    config: Config,
+    web: Option<Arc<WebConfigHandle>>,
+    auth: BasicAuth,
+    store: Arc<Store>,
+    own: OwnMetrics,
+    started: PushTime,
+    shutdown: watch::Sender<bool>,
+}
+
+/// Everything the handlers share; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+impl AppState {
+    /// State for a configuration, with a fresh in-memory store. Fails when
+    /// `--web.config.file` names an invalid file.
+    pub fn new(config: Config) -> Result<AppState, WebConfigError> {
+        let store = Arc::new(Store::new(store_options(&config)));
+        AppState::with_store(config, store)
+    }
+
+    /// State around an existing store (restored from disk, for example).
+    pub fn with_store(config: Config, store: Arc<Store>) -> Result<AppState, WebConfigError> {
+        let web = if config.web_config_file.is_empty() {
+            None
+        } else {
+            Some(Arc::new(WebConfigHandle::open(&config.web_config_file)?))
+        };
+        let (shutdown, _) = watch::channel(false);
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                config,
+                web,
+                auth: BasicAuth::new(),
+                store,
+                own: OwnMetrics::new(),
+                started: PushTime::now(),
+                shutdown,
+            }),
+        })
+    }
+
+    /// The TLS configuration to accept connections with, if the web config
+    /// turns TLS on (decided at start, as exporter-toolkit does; the
+    /// certificate itself follows the file).
+    pub fn tls(&self) -> Option<Arc<rustls::ServerConfig>> {
+        self.inner.web.as_ref()?.current().ok()?.tls.clone()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// A handle on the store that outlives the state.
+    pub fn store_handle(&self) -> Arc<Store> {
+        self.inner.store.clone()
+    }
+
+    /// The web config, when `--web.config.file` is set.
+    pub(crate) fn web(&self) -> Option<&WebConfigHandle> {
+        self.inner.web.as_deref()
+    }
+
+    /// The basic-auth checker.
+    pub(crate) fn auth(&self) -> &BasicAuth {
+        &self.inner.auth
+    }
+
+    pub(crate) fn own(&self) -> &OwnMetrics {
+        &self.inner.own
+    }
+
+    pub(crate) fn started(&self) -> PushTime {
+        self.inner.started
+    }
+
+    /// Asks the server to stop (`/-/quit`).
+    pub(crate) fn request_quit(&self) {
+        // Nobody listening means the server is stopping anyway.
+        let _ = self.inner.shutdown.send(true);
+    }
+
+    /// Resolves when `/-/quit` asked the gateway to stop.
+    pub fn quit_requested(&self) -> watch::Receiver<bool> {
+        self.inner.shutdown.subscribe()
+    }
+}
+
+/// The store options a configuration implies.
+pub fn store_options(config: &Config) -> StoreOptions {
+    StoreOptions {
+        consistency: config.consistency,
+        names: config.names,
+        own_families: crate::own::own_family_types(),
+        max_groups: config.limits.max_groups,
+    }
+}
