@@ -1,0 +1,190 @@
+//! The change-log seam: what the store hands a log, in which order, and
+//! what it does when the log cannot take writes.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use store::{
+    ChangeLog, LogError, Origin, Position, Progress, PushMode, Record, Store, StoreOptions, Ticket,
+    Write, WriteError, WriteKind,
+};
+
+use crate::util::{key, push_text, scrape};
+
+/// A log that remembers the kinds of the writes it was given, can be
+/// broken on purpose, and makes writes durable only when told.
+struct RecordingLog {
+    appended: Mutex<Vec<WriteKind>>,
+    broken: Mutex<Option<LogError>>,
+    progress: Arc<Progress>,
+    compacted: Mutex<Option<Position>>,
+}
+
+impl RecordingLog {
+    fn new() -> Arc<RecordingLog> {
+        Arc::new(RecordingLog {
+            appended: Mutex::new(Vec::new()),
+            broken: Mutex::new(None),
+            progress: Progress::new(0),
+            compacted: Mutex::new(None),
+        })
+    }
+
+    fn kinds(&self) -> Vec<WriteKind> {
+        self.appended.lock().clone()
+    }
+}
+
+fn kind_byte(kind: WriteKind) -> u8 {
+    match kind {
+        WriteKind::Push => 1,
+        WriteKind::Fail => 2,
+        WriteKind::Delete => 3,
+        WriteKind::Wipe => 4,
+        WriteKind::Restore => 5,
+    }
+}
+
+fn byte_kind(byte: u8) -> WriteKind {
+    [
+        WriteKind::Push,
+        WriteKind::Fail,
+        WriteKind::Delete,
+        WriteKind::Wipe,
+        WriteKind::Restore,
+    ][usize::from(byte) - 1]
+}
+
+impl ChangeLog for RecordingLog {
+    fn encode(&self, write: &Write) -> Record {
+        Record::new(vec![kind_byte(write.kind())])
+    }
+
+    fn append(&self, record: Record) -> Ticket {
+        let mut appended = self.appended.lock();
+        appended.push(byte_kind(record.into_bytes()[0]));
+        Ticket::pending(appended.len() as Position, self.progress.clone())
+    }
+
+    fn check(&self) -> Result<(), LogError> {
+        match &*self.broken.lock() {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    fn checkpoint(&self) -> Position {
+        self.appended.lock().len() as Position
+    }
+
+    fn compact(&self, through: Position) {
+        *self.compacted.lock() = Some(through);
+    }
+}
+
+fn store_on(log: &Arc<RecordingLog>) -> Store {
+    Store::with_change_log(StoreOptions::default(), log.clone())
+}
+
+#[test]
+fn local_writes_reach_the_log_in_apply_order() {
+    let log = RecordingLog::new();
+    let store = store_on(&log);
+    let a = key(&[("job", "a")]);
+    drop(push_text(&store, &a, "# TYPE x counter\nx 1\n", PushMode::Replace, 1).unwrap());
+    // Inconsistent with group a: the log gets the failure, not the push.
+    let b = key(&[("job", "b")]);
+    let refused = push_text(&store, &b, "# TYPE x gauge\nx 1\n", PushMode::Merge, 2);
+    assert!(matches!(refused, Err(WriteError::Rejected(_))));
+    // Invalid on its own: the failure too.
+    assert_eq!(
+        push_text(&store, &a, "x 1 100\n", PushMode::Replace, 3).unwrap_err(),
+        WriteError::Timestamps
+    );
+    drop(store.delete(a.clone()).unwrap());
+    drop(store.wipe().unwrap());
+    assert_eq!(
+        log.kinds(),
+        vec![
+            WriteKind::Push,
+            WriteKind::Fail,
+            WriteKind::Fail,
+            WriteKind::Delete,
+            WriteKind::Wipe
+        ]
+    );
+    // What comes back from a log is applied but not appended again.
+    drop(store.apply(Write::Delete { key: a }, Origin::Log).unwrap());
+    assert_eq!(log.kinds().len(), 5);
+}
+
+#[test]
+fn a_ticket_waits_for_the_log() {
+    let log = RecordingLog::new();
+    let store = store_on(&log);
+    let ticket = push_text(&store, &key(&[("job", "a")]), "x 1\n", PushMode::Replace, 1).unwrap();
+    let waiter = std::thread::spawn(move || ticket.wait());
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    assert!(!waiter.is_finished(), "not durable before the log says so");
+    log.progress.flushed(1);
+    assert_eq!(waiter.join().unwrap(), Ok(()));
+}
+
+#[test]
+fn a_failing_log_fences_writes_before_they_are_applied() {
+    let log = RecordingLog::new();
+    let store = store_on(&log);
+    let a = key(&[("job", "a")]);
+    drop(push_text(&store, &a, "x 1\n", PushMode::Replace, 1).unwrap());
+    let before = scrape(&store);
+    let error = LogError::Write {
+        reason: "No space left on device (os error 28)".into(),
+        location: "/data/p.wal".into(),
+    };
+    *log.broken.lock() = Some(error.clone());
+    let b = key(&[("job", "b")]);
+    let refused = [
+        push_text(&store, &a, "x 2\n", PushMode::Replace, 2).map(drop),
+        push_text(&store, &b, "x 2\n", PushMode::Replace, 2).map(drop),
+        store.delete(a.clone()).map(drop),
+        store.wipe().map(drop),
+    ];
+    for r in refused {
+        assert_eq!(r, Err(WriteError::Log(error.clone())));
+    }
+    // A push refused as invalid is still refused as invalid, but its
+    // failure is not recorded either.
+    assert_eq!(
+        push_text(&store, &b, "x 1 100\n", PushMode::Replace, 3).unwrap_err(),
+        WriteError::Timestamps
+    );
+    assert_eq!(scrape(&store), before, "nothing refused is visible");
+    assert_eq!(log.kinds(), vec![WriteKind::Push]);
+    // A failed ticket reports the log's failure to the waiter.
+    log.progress.failed(error.clone());
+    *log.broken.lock() = None;
+    let late = push_text(&store, &b, "x 1\n", PushMode::Replace, 4).unwrap();
+    assert_eq!(late.wait(), Err(error));
+}
+
+#[test]
+fn a_checkpoint_pairs_the_groups_with_the_log_position() {
+    let log = RecordingLog::new();
+    let store = store_on(&log);
+    for i in 0..3 {
+        drop(
+            push_text(
+                &store,
+                &key(&[("job", &format!("j{i}"))]),
+                "x 1\n",
+                PushMode::Replace,
+                1,
+            )
+            .unwrap(),
+        );
+    }
+    let (snapshot, position) = store.checkpoint();
+    assert_eq!((snapshot.groups().len(), position), (3, 3));
+    store.compact_log(position);
+    assert_eq!(*log.compacted.lock(), Some(3));
+}

@@ -1,0 +1,29 @@
+//! Helpers: pushing text bodies and reading a store's scrape.
+
+use store::{Encoding, GroupingKey, PushMode, PushTime, Store, Ticket, WriteError};
+
+/// A grouping key from `name=value` pairs (`job` first).
+pub(crate) fn key(pairs: &[(&str, &str)]) -> GroupingKey {
+    GroupingKey::new(pairs.iter().copied())
+}
+
+/// Pushes a text body.
+pub(crate) fn push_text(
+    store: &Store,
+    key: &GroupingKey,
+    body: &str,
+    mode: PushMode,
+    at: i64,
+) -> Result<Ticket, WriteError> {
+    let families = exposition::parse_text(body.as_bytes()).expect("test bodies parse");
+    store.push(key.clone(), &families, mode, PushTime::from_nanos(at))
+}
+
+/// The store's text scrape (without the gateway's own families).
+pub(crate) fn scrape(store: &Store) -> String {
+    let mut out = Vec::new();
+    store
+        .snapshot()
+        .write_exposition(&[], Encoding::Text, &mut |b| out.extend_from_slice(b));
+    String::from_utf8(out).expect("the exposition is UTF-8")
+}
