@@ -13,7 +13,7 @@ use std::sync::mpsc;
 use tokio::sync::mpsc as tokio_mpsc;
 
 use crate::transport::BoxFuture;
-use crate::{Client, Error, Gauges, GroupStatus, GroupingKey, Payload};
+use crate::{Client, ClientBuilder, Error, Gauges, GroupStatus, GroupingKey, Payload};
 
 type Job = Box<dyn FnOnce(Client) -> BoxFuture<'static, ()> + Send>;
 
@@ -44,6 +44,14 @@ pub struct BlockingClient {
     client: Client,
 }
 
+impl ClientBuilder {
+    /// Builds a [`BlockingClient`], which runs requests on a thread of its
+    /// own and so works inside and outside a Tokio runtime.
+    pub fn build_blocking(self) -> Result<BlockingClient, Error> {
+        BlockingClient::start(self.build()?)
+    }
+}
+
 impl BlockingClient {
     /// A blocking client for `gateway` with default settings (see
     /// [`Client::new`]).
@@ -51,7 +59,7 @@ impl BlockingClient {
         Client::builder(gateway).build_blocking()
     }
 
-    pub(crate) fn start(client: Client) -> Result<BlockingClient, Error> {
+    fn start(client: Client) -> Result<BlockingClient, Error> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -13,7 +13,6 @@ use http::header::{
 };
 use http::Method;
 
-use crate::blocking::BlockingClient;
 use crate::gauges::Gauges;
 use crate::groups::{parse_groups, GroupStatus};
 use crate::transport::{ReqwestTransport, TlsSettings};
@@ -261,7 +260,7 @@ fn check_status(
     }
 }
 
-/// Settings for a [`Client`] or [`BlockingClient`].
+/// Settings for a [`Client`] or [`BlockingClient`](crate::BlockingClient).
 ///
 /// ```
 /// use std::time::Duration;
@@ -441,12 +440,6 @@ impl ClientBuilder {
         Ok(Client {
             inner: Arc::new(self.into_inner()?),
         })
-    }
-
-    /// Builds a [`BlockingClient`], which runs requests on a thread of its
-    /// own and so works inside and outside a Tokio runtime.
-    pub fn build_blocking(self) -> Result<BlockingClient, Error> {
-        BlockingClient::start(self.build()?)
     }
 
     fn into_inner(mut self) -> Result<Inner, Error> {

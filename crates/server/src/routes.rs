@@ -372,3 +372,55 @@ fn undecided<T>(decision: Decision<T>) -> Response {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+
+    fn state(args: &[String]) -> AppState {
+        let config = match crate::flags::parse(args.iter().cloned()) {
+            Ok(crate::flags::Parsed::Run(c)) => *c,
+            other => panic!("{other:?}"),
+        };
+        AppState::new(config).unwrap()
+    }
+
+    fn basic(user: &str, password: &str) -> String {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        format!("Basic {token}")
+    }
+
+    #[tokio::test]
+    async fn authentication_yields_who_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("web.yml");
+        let hash = bcrypt::hash("s3cret", 4).unwrap();
+        std::fs::write(&file, format!("basic_auth_users:\n  alice: {hash}\n")).unwrap();
+        let with_users = state(&[
+            format!("--web.config.file={}", file.display()),
+            "--web.unauthenticated-health".into(),
+        ]);
+        let web = with_users.web().unwrap().current().unwrap();
+        let alice = basic("alice", "s3cret");
+        let who = admit(&with_users, &web, "/metrics", Some(&alice), None).await;
+        assert_eq!(who.unwrap(), Principal::User("alice".into()));
+        let wrong = basic("alice", "guess");
+        let refused = admit(&with_users, &web, "/metrics", Some(&wrong), None).await;
+        assert!(matches!(refused, Err(AppError::Unauthorized)));
+        assert!(matches!(
+            admit(&with_users, &web, "/metrics", None, None).await,
+            Err(AppError::Unauthorized)
+        ));
+        // Open probes carry no credentials; a client certificate still says
+        // who is there.
+        let probe = admit(&with_users, &web, "/-/ready", None, Some("CN=lb")).await;
+        assert_eq!(probe.unwrap(), Principal::Certificate("CN=lb".into()));
+
+        std::fs::write(&file, "tls_server_config: {}\n").unwrap();
+        let without_users = state(&[format!("--web.config.file={}", file.display())]);
+        let web = without_users.web().unwrap().current().unwrap();
+        let anonymous = admit(&without_users, &web, "/metrics", None, None).await;
+        assert_eq!(anonymous.unwrap(), Principal::Anonymous);
+    }
+}

@@ -19,7 +19,10 @@ use exposition::{
 use crate::key::GroupingKey;
 use crate::problem::Problem;
 use crate::time::PushTime;
-use crate::SeriesHasher;
+
+/// The keyed hash used for series identities (SipHash with per-process
+/// random keys, so that nobody can craft colliding series).
+pub(crate) type SeriesHasher = std::hash::RandomState;
 
 /// A family as a group stores it.
 ///

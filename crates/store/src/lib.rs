@@ -42,6 +42,7 @@
 #![deny(missing_docs)]
 
 mod changelog;
+mod error;
 mod family;
 mod index;
 mod key;
@@ -53,6 +54,7 @@ mod time;
 mod write;
 
 pub use changelog::{ChangeLog, LogError, MemoryLog, Position, Progress, Record, Ticket};
+pub use error::WriteError;
 pub use family::StoredFamily;
 pub use key::GroupingKey;
 pub use persist::{
@@ -66,30 +68,3 @@ pub use store::{
 };
 pub use time::PushTime;
 pub use write::{GroupImage, Origin, PushMode, Write, WriteKind};
-
-/// The keyed hash used for series identities (SipHash with per-process
-/// random keys, so that nobody can craft colliding series).
-pub(crate) type SeriesHasher = std::hash::RandomState;
-
-/// Why the store did not apply a write.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum WriteError {
-    /// A pushed sample carries a timestamp (the failure is recorded).
-    #[error("pushed metrics must not have timestamps")]
-    Timestamps,
-    /// The pushed metrics are invalid on their own or inconsistent with the
-    /// stored ones (the failure is recorded).
-    #[error("{0}")]
-    Rejected(Problems),
-    /// The write would create a group beyond
-    /// [`StoreOptions::max_groups`]; nothing changed.
-    #[error("the store holds {limit} groups, its limit")]
-    TooManyGroups {
-        /// The limit.
-        limit: u64,
-    },
-    /// The change log cannot make writes durable; nothing changed.
-    #[error("{0}")]
-    Log(#[from] LogError),
-}

@@ -17,13 +17,13 @@ use exposition::{LabelPair, Metric, MetricFamily, MetricType, NameValidation, Va
 use parking_lot::{Mutex, RwLock};
 
 use crate::changelog::{ChangeLog, MemoryLog, Position, Ticket};
-use crate::family::{prepare, Scratch, StoredFamily};
+use crate::error::WriteError;
+use crate::family::{prepare, Scratch, SeriesHasher, StoredFamily};
 use crate::index::{Change, Index};
 use crate::key::GroupingKey;
 use crate::problem::{Problem, Problems};
 use crate::time::PushTime;
 use crate::write::{GroupImage, Origin, PushMode, Write};
-use crate::{SeriesHasher, WriteError};
 
 /// Name of the per-group gauge with the last successful push time.
 pub const PUSH_TIME_METRIC: &str = "push_time_seconds";

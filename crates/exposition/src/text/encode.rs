@@ -7,7 +7,7 @@
 
 use crate::golang::write_float;
 use crate::model::{LabelPair, Metric, MetricFamily, MetricType, Value};
-use crate::text::parse::{is_legacy_label_name, is_legacy_metric_name};
+use crate::names::{is_legacy_label_name, is_legacy_metric_name};
 use crate::Error;
 
 /// Appends every non-empty family in text format.

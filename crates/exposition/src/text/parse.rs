@@ -24,6 +24,10 @@ use foldhash::HashMap;
 use crate::golang::{go_f64_to_u64, parse_float, parse_int64, quote, quote_byte};
 use crate::model::{Bucket, Counter, Histogram, LabelPair, Metric, MetricFamily, MetricType};
 use crate::model::{Quantile, Summary, Value};
+use crate::names::{
+    is_label_name_continuation, is_label_name_start, is_legacy_metric_name,
+    is_metric_name_continuation, is_metric_name_start,
+};
 use crate::{Error, NameValidation};
 
 /// Options for [`parse_text_with`].
@@ -238,38 +242,6 @@ struct Parser<'a> {
 
 fn is_blank_or_tab(b: u8) -> bool {
     b == b' ' || b == b'\t'
-}
-
-fn is_label_name_start(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b'_'
-}
-
-fn is_label_name_continuation(b: u8) -> bool {
-    is_label_name_start(b) || b.is_ascii_digit()
-}
-
-fn is_metric_name_start(b: u8) -> bool {
-    is_label_name_start(b) || b == b':'
-}
-
-fn is_metric_name_continuation(b: u8) -> bool {
-    is_label_name_continuation(b) || b == b':'
-}
-
-/// Whether `name` matches `^[a-zA-Z_:][a-zA-Z0-9_:]*$`.
-pub(crate) fn is_legacy_metric_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    !b.is_empty()
-        && is_metric_name_start(b[0])
-        && b[1..].iter().all(|&c| is_metric_name_continuation(c))
-}
-
-/// Whether `name` matches `^[a-zA-Z_][a-zA-Z0-9_]*$`.
-pub(crate) fn is_legacy_label_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    !b.is_empty()
-        && is_label_name_start(b[0])
-        && b[1..].iter().all(|&c| is_label_name_continuation(c))
 }
 
 fn strip_summary_suffix(name: &str) -> Option<&str> {

@@ -17,6 +17,11 @@ use crate::store::Store;
 use crate::time::PushTime;
 use crate::write::{GroupImage, PushMode, Write};
 
+/// The first bytes of a snapshot file.
+pub(crate) const SNAPSHOT_MAGIC: &[u8; 8] = b"PGWSNAP1";
+/// The first bytes of a journal segment.
+pub(crate) const SEGMENT_MAGIC: &[u8; 8] = b"PGWWAL01";
+
 /// Largest record accepted when reading (a record is one push or group).
 pub(crate) const MAX_RECORD: usize = 1 << 30;
 

@@ -4,7 +4,7 @@
 //! This module owns the Go `encoding/gob` wire format (messages, type
 //! definitions and values) and the mapping of the one value in that file,
 //! `map[K]MetricGroup`, onto [`GoGroup`]s. Rebuilding stored groups from
-//! them is `super::import_go_file`'s job; the next snapshot replaces the
+//! them is the persistence module's job (`import_go_groups`); the next snapshot replaces the
 //! file in our own format.
 //!
 //! Go writes `MetricGroup{Labels map[string]string; Metrics
@@ -26,8 +26,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::journal::SEGMENT_MAGIC;
-use super::SNAPSHOT_MAGIC;
+use super::codec::{SEGMENT_MAGIC, SNAPSHOT_MAGIC};
 
 /// One grouping key's families, as the Go gateway persisted them.
 #[derive(Debug)]

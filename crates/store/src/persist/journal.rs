@@ -20,12 +20,9 @@ use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
 
-use super::codec::{encode_write, frame_numbered};
+use super::codec::{encode_write, frame_numbered, SEGMENT_MAGIC};
 use crate::changelog::{ChangeLog, LogError, Position, Progress, Record, Ticket};
 use crate::write::Write;
-
-/// The first bytes of a journal segment.
-pub(crate) const SEGMENT_MAGIC: &[u8; 8] = b"PGWWAL01";
 
 enum Item {
     /// One record body for the current segment, with its LSN.

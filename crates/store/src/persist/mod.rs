@@ -28,16 +28,17 @@ use std::sync::Arc;
 use exposition::protobuf::decode_family;
 use exposition::MetricFamily;
 
-use self::codec::{intact_record_after, records, DiskGroup, DiskWrite, End, Reader, Writer};
-use self::journal::{segments, sync_dir, Journal, SEGMENT_MAGIC};
+use self::codec::{
+    intact_record_after, records, DiskGroup, DiskWrite, End, Reader, Writer, SEGMENT_MAGIC,
+    SNAPSHOT_MAGIC,
+};
+use self::journal::{segments, sync_dir, Journal};
 use crate::changelog::{ChangeLog, LogError, MemoryLog};
 use crate::key::GroupingKey;
 use crate::store::{Store, StoreOptions};
 use crate::time::PushTime;
 use crate::write::{GroupImage, Origin, Write};
 
-/// The first bytes of a snapshot file.
-pub(crate) const SNAPSHOT_MAGIC: &[u8; 8] = b"PGWSNAP1";
 const FORMAT_VERSION: u64 = 1;
 
 /// How changes reach the disk.
