@@ -2,6 +2,7 @@
 //! duration and size summaries, and process metrics — with the names,
 //! HELP texts and types of the Go Pushgateway so dashboards keep working.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -122,11 +123,24 @@ fn pseudo_random(seed: u64) -> u64 {
     x ^ (x >> 32)
 }
 
+/// The `method` label: the method in lower case, without allocating for
+/// the methods clients use.
+fn method_label(method: &str) -> Cow<'static, str> {
+    const KNOWN: [&str; 7] = ["get", "put", "post", "delete", "head", "options", "patch"];
+    match KNOWN.iter().find(|m| m.eq_ignore_ascii_case(method)) {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(method.to_ascii_lowercase()),
+    }
+}
+
+/// A request counter's labels: handler, status code, method.
+type RequestLabels = (&'static str, u16, Cow<'static, str>);
+
 /// The gateway's own counters and summaries.
 pub(crate) struct OwnMetrics {
-    requests: Mutex<BTreeMap<(&'static str, u16, String), u64>>,
-    push_duration: Mutex<BTreeMap<String, Window>>,
-    push_size: Mutex<BTreeMap<String, Window>>,
+    requests: Mutex<BTreeMap<RequestLabels, u64>>,
+    /// Push duration and push size windows, by method.
+    pushes: Mutex<BTreeMap<Cow<'static, str>, (Window, Window)>>,
     refusals: Mutex<BTreeMap<&'static str, u64>>,
     start: PushTime,
 }
@@ -135,8 +149,7 @@ impl OwnMetrics {
     pub(crate) fn new() -> OwnMetrics {
         OwnMetrics {
             requests: Mutex::new(BTreeMap::new()),
-            push_duration: Mutex::new(BTreeMap::new()),
-            push_size: Mutex::new(BTreeMap::new()),
+            pushes: Mutex::new(BTreeMap::new()),
             refusals: Mutex::new(BTreeMap::new()),
             start: process_start_time().unwrap_or_else(PushTime::now),
         }
@@ -147,24 +160,20 @@ impl OwnMetrics {
         *self
             .requests
             .lock()
-            .entry((handler, code, method.to_ascii_lowercase()))
+            .entry((handler, code, method_label(method)))
             .or_default() += 1;
     }
 
     /// Records a push's duration and approximate request size.
     pub(crate) fn observe_push(&self, method: &str, seconds: f64, size: u64) {
         let now = Instant::now();
-        let method = method.to_ascii_lowercase();
-        self.push_duration
-            .lock()
-            .entry(method.clone())
-            .or_insert_with(|| Window::new(now))
-            .observe(seconds, now);
-        self.push_size
-            .lock()
+        let method = method_label(method);
+        let mut pushes = self.pushes.lock();
+        let (duration, size_window) = pushes
             .entry(method)
-            .or_insert_with(|| Window::new(now))
-            .observe(size as f64, now);
+            .or_insert_with(|| (Window::new(now), Window::new(now)));
+        duration.observe(seconds, now);
+        size_window.observe(size as f64, now);
     }
 
     /// Counts a request refused by a limit.
@@ -209,24 +218,26 @@ impl OwnMetrics {
             unit: None,
             metrics: requests,
         });
-        for (name, help, windows) in [
+        let mut pushes = self.pushes.lock();
+        type Pick = fn(&mut (Window, Window)) -> &mut Window;
+        let summaries: [(&str, &str, Pick); 2] = [
             (
                 PUSH_DURATION,
                 "HTTP request duration for pushes to the Pushgateway.",
-                &self.push_duration,
+                |windows| &mut windows.0,
             ),
             (
                 PUSH_SIZE,
                 "HTTP request size for pushes to the Pushgateway.",
-                &self.push_size,
+                |windows| &mut windows.1,
             ),
-        ] {
-            let metrics = windows
-                .lock()
+        ];
+        for (name, help, pick) in summaries {
+            let metrics = pushes
                 .iter_mut()
-                .map(|(method, w)| Metric {
+                .map(|(method, windows)| Metric {
                     labels: labels(&[("method", method)]),
-                    value: Value::Summary(w.summary(now)),
+                    value: Value::Summary(pick(windows).summary(now)),
                     timestamp_ms: None,
                 })
                 .collect();
@@ -238,6 +249,7 @@ impl OwnMetrics {
                 metrics,
             });
         }
+        drop(pushes);
         let refusals = self
             .refusals
             .lock()

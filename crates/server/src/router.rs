@@ -486,9 +486,33 @@ pub(crate) fn join_path(prefix: &str, path: &str) -> String {
     }
 }
 
+/// Whether [`clean_path`] would leave `p` as it is: rooted, without empty
+/// (but a trailing one), `.` or `..` segments.
+pub(crate) fn is_clean(p: &str) -> bool {
+    let Some(rest) = p.strip_prefix('/') else {
+        return false;
+    };
+    if rest.is_empty() {
+        return true;
+    }
+    let mut segments = rest.split('/').peekable();
+    while let Some(segment) = segments.next() {
+        let last = segments.peek().is_none();
+        match segment {
+            "." | ".." => return false,
+            "" if !last => return false,
+            _ => {}
+        }
+    }
+    true
+}
+
 /// Go's path cleaning (`path.Clean` keeping a trailing slash): removes
 /// `//`, `/./` and resolves `/../`.
 pub(crate) fn clean_path(p: &str) -> String {
+    if is_clean(p) {
+        return p.to_string();
+    }
     if p.is_empty() {
         return "/".to_string();
     }
@@ -516,10 +540,10 @@ pub(crate) fn clean_path(p: &str) -> String {
 
 /// Decodes `%XX` escapes as Go's URL parser does for a path; a malformed
 /// escape makes the request a 400.
-pub(crate) fn percent_decode(raw: &str) -> Result<String, ()> {
+pub(crate) fn percent_decode(raw: &str) -> Result<std::borrow::Cow<'_, str>, ()> {
     let bytes = raw.as_bytes();
     if !bytes.contains(&b'%') {
-        return Ok(raw.to_string());
+        return Ok(std::borrow::Cow::Borrowed(raw));
     }
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -541,7 +565,9 @@ pub(crate) fn percent_decode(raw: &str) -> Result<String, ()> {
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| ())
+    String::from_utf8(out)
+        .map(std::borrow::Cow::Owned)
+        .map_err(|_| ())
 }
 
 /// Escapes a path for a `Location` header as Go's `url.URL.EscapedPath`
@@ -641,6 +667,13 @@ mod tests {
         assert_eq!(clean_path("/a/./b/../c/"), "/a/c/");
         assert_eq!(clean_path("//"), "/");
         assert_eq!(clean_path("/.."), "/");
+        for clean in ["/", "/metrics", "/metrics/job/a/", "/a.b/c..d"] {
+            assert!(is_clean(clean), "{clean}");
+            assert_eq!(clean_path(clean), clean);
+        }
+        for unclean in ["", "a", "//", "/a//b", "/a/./b", "/a/..", "/a/."] {
+            assert!(!is_clean(unclean), "{unclean}");
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@ use crate::flags::Config;
 use crate::grouping::JobEncoding;
 use crate::handlers::{admin, api, lifecycle, push};
 use crate::response::{empty, redirect, with_allow};
-use crate::router::{clean_path, join_path, percent_decode, Decision, Router};
+use crate::router::{clean_path, is_clean, join_path, percent_decode, Decision, Router};
 use crate::state::AppState;
 use crate::webconfig::Active;
 
@@ -231,12 +231,16 @@ async fn route(app: &App, request: Request, principal: Principal) -> Response {
         return AppError::BadPath.into_response();
     };
     // Go's ServeMux: clean paths, and `/api/v1` → `/api/v1/`.
-    let cleaned = clean_path(&path);
     let api_root = &app.routes.api_root;
-    if cleaned == *api_root {
+    let cleaned = if is_clean(&path) {
+        std::borrow::Cow::Borrowed(&*path)
+    } else {
+        std::borrow::Cow::Owned(clean_path(&path))
+    };
+    if *cleaned == **api_root {
         return redirect(301, &format!("{api_root}/"), query, &method);
     }
-    if cleaned != path {
+    if *cleaned != *path {
         return redirect(301, &cleaned, query, &method);
     }
     let peer = parts.extensions.get::<ConnectionInfo>().map(|c| c.peer);
