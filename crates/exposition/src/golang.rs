@@ -14,6 +14,17 @@ pub fn parse_float(s: &str) -> Option<f64> {
     if b.is_empty() {
         return None;
     }
+    // Most sample values are plain integers: exact as f64 below 2^53.
+    let (negative, digits) = match b.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, b),
+    };
+    if !digits.is_empty() && digits.len() <= 15 && digits.iter().all(u8::is_ascii_digit) {
+        let n = digits
+            .iter()
+            .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')) as f64;
+        return Some(if negative { -n } else { n });
+    }
     if let Some(v) = parse_special(b) {
         return Some(v);
     }
@@ -108,13 +119,17 @@ pub fn write_float(out: &mut Vec<u8>, v: f64) {
         out.extend_from_slice(b"+Inf");
     } else if v == f64::NEG_INFINITY {
         out.extend_from_slice(b"-Inf");
+    } else if v.fract() == 0.0 && v.abs() < 1e6 {
+        // Whole numbers below a million have fewer digits than Go's `%e`
+        // threshold, so `'g'` writes them as plain integers.
+        out.extend_from_slice(itoa::Buffer::new().format(v as i64).as_bytes());
     } else {
         write_shortest_g(out, v);
     }
 }
 
 /// Go's `strconv.FormatFloat(v, 'g', -1, 64)` for finite non-zero `v`.
-fn write_shortest_g(out: &mut Vec<u8>, v: f64) {
+pub(crate) fn write_shortest_g(out: &mut Vec<u8>, v: f64) {
     let mut buf = ryu::Buffer::new();
     let printed = buf.format_finite(v).as_bytes();
     // Collect the significant digits and the decimal exponent from ryu's
@@ -313,6 +328,44 @@ fn is_go_printable(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_parse_on_the_short_path_as_on_the_long_one() {
+        for text in [
+            "0",
+            "-0",
+            "7",
+            "-42",
+            "000123",
+            "999999999999999",
+            "-123456789012345",
+        ] {
+            let fast = parse_float(text).unwrap();
+            let slow: f64 = text.parse().unwrap();
+            assert_eq!(fast.to_bits(), slow.to_bits(), "{text}");
+        }
+        assert_eq!(parse_float("-"), None);
+        assert_eq!(parse_float("1234567890123456"), Some(1234567890123456.0));
+    }
+
+    #[test]
+    fn whole_numbers_take_the_short_path_to_the_same_text() {
+        let (mut fast, mut slow) = (Vec::new(), Vec::new());
+        for i in -1_000_001i64..=1_000_001 {
+            let v = i as f64;
+            if v == 0.0 || v == 1.0 || v == -1.0 {
+                continue;
+            }
+            fast.clear();
+            slow.clear();
+            write_float(&mut fast, v);
+            write_shortest_g(&mut slow, v);
+            assert_eq!(fast, slow, "{v}");
+        }
+        let mut out = Vec::new();
+        write_float(&mut out, 1e6);
+        assert_eq!(out, b"1e+06");
+    }
 
     #[test]
     fn formats_like_go_strconv_g() {

@@ -57,9 +57,11 @@ pub use negotiate::{negotiate, requested_escaping, Format, Offer};
 pub use negotiate::{OPENMETRICS_CONTENT_TYPE, PROTOBUF_CONTENT_TYPE, TEXT_CONTENT_TYPE};
 pub use openmetrics::{encode_openmetrics, encode_openmetrics_family, OpenMetricsOptions};
 pub use protobuf::{decode_protobuf_delimited, encode_protobuf_delimited, encode_protobuf_family};
-pub use sort::{compare_label_values, compare_metrics, normalize, sort_labels, sort_metrics};
+pub use sort::{
+    compare_label_values, compare_metrics, compare_str, normalize, sort_labels, sort_metrics,
+};
 pub use text::encode::{
     encode_text, encode_text_family, encode_text_header, encode_text_metric,
-    encode_text_metric_parts,
+    encode_text_metric_parts, Quoting,
 };
 pub use text::parse::{parse_text, parse_text_with, ParseOptions, ParsedFamilies};

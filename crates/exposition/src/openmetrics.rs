@@ -6,7 +6,7 @@
 
 use crate::golang::write_float;
 use crate::model::{Exemplar, LabelPair, Metric, MetricFamily, MetricType, Timestamp, Value};
-use crate::text::encode::{write_escaped, write_name, write_name_and_labels};
+use crate::text::encode::{write_escaped, write_name, write_name_and_labels, Quoting};
 use crate::Error;
 
 /// Options for the OpenMetrics encoder.
@@ -105,7 +105,15 @@ fn write_metric<S: AsRef<str>>(
     };
     let created = |out: &mut Vec<u8>, base: &str, ts: &Option<Timestamp>| {
         if let (true, Some(ts)) = (options.created_lines, ts) {
-            write_name_and_labels(out, base, "_created", &metric.labels, None, write_om_float);
+            write_name_and_labels(
+                out,
+                base,
+                "_created",
+                &metric.labels,
+                None,
+                write_om_float,
+                Quoting::AsNeeded,
+            );
             out.push(b' ');
             write_om_float(out, timestamp_seconds(ts));
             out.push(b'\n');
@@ -207,7 +215,15 @@ fn write_sample<S: AsRef<str>>(
     value: Number,
     exemplar: Option<&Exemplar<S>>,
 ) {
-    write_name_and_labels(out, name, suffix, &metric.labels, extra, write_om_float);
+    write_name_and_labels(
+        out,
+        name,
+        suffix,
+        &metric.labels,
+        extra,
+        write_om_float,
+        Quoting::AsNeeded,
+    );
     out.push(b' ');
     match value {
         Number::Float(v) => write_om_float(out, v),
@@ -226,6 +242,7 @@ fn write_sample<S: AsRef<str>>(
             &e.labels as &[LabelPair<S>],
             None,
             write_om_float,
+            Quoting::AsNeeded,
         );
         out.push(b' ');
         write_om_float(out, e.value);

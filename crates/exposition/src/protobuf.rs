@@ -234,11 +234,13 @@ const VARINT: u8 = 0;
 const FIXED64: u8 = 1;
 const LEN: u8 = 2;
 
+#[inline]
 fn varint_len(v: u64) -> usize {
     // One byte per started group of seven bits.
     (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
+#[inline]
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
@@ -247,10 +249,12 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
+#[inline]
 fn key_len(field: u32) -> usize {
     varint_len(u64::from(field) << 3)
 }
 
+#[inline]
 fn put_key(out: &mut Vec<u8>, field: u32, wire: u8) {
     put_varint(out, (u64::from(field) << 3) | u64::from(wire));
 }
@@ -263,51 +267,72 @@ fn zigzag64(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
 }
 
+#[inline]
 fn len_field(field: u32, body_len: usize) -> usize {
     key_len(field) + varint_len(body_len as u64) + body_len
 }
 
+#[inline]
 fn put_len_header(out: &mut Vec<u8>, field: u32, body_len: usize) {
     put_key(out, field, LEN);
     put_varint(out, body_len as u64);
 }
 
+#[inline]
 fn str_field_len(field: u32, s: &str) -> usize {
     len_field(field, s.len())
 }
 
+#[inline]
 fn put_str(out: &mut Vec<u8>, field: u32, s: &str) {
     put_len_header(out, field, s.len());
     out.extend_from_slice(s.as_bytes());
 }
 
+#[inline]
 fn double_field_len(field: u32) -> usize {
     key_len(field) + 8
 }
 
+#[inline]
 fn put_double(out: &mut Vec<u8>, field: u32, v: f64) {
     put_key(out, field, FIXED64);
     out.extend_from_slice(&v.to_le_bytes());
 }
 
+#[inline]
 fn uint_field_len(field: u32, v: u64) -> usize {
     key_len(field) + varint_len(v)
 }
 
+#[inline]
 fn put_uint(out: &mut Vec<u8>, field: u32, v: u64) {
     put_key(out, field, VARINT);
     put_varint(out, v);
 }
 
+#[inline]
 fn label_pair_len<S: AsRef<str>>(l: &LabelPair<S>) -> usize {
     str_field_len(1, l.name.as_ref()) + str_field_len(2, l.value.as_ref())
 }
 
 fn put_labels<S: AsRef<str>>(out: &mut Vec<u8>, field: u32, labels: &[LabelPair<S>]) {
     for l in labels {
-        put_len_header(out, field, label_pair_len(l));
-        put_str(out, 1, l.name.as_ref());
-        put_str(out, 2, l.value.as_ref());
+        let (name, value) = (l.name.as_ref().as_bytes(), l.value.as_ref().as_bytes());
+        let pair = 2 + name.len() + 2 + value.len();
+        if pair < 0x80 && field < 16 {
+            // Every length fits one varint byte: the common case, written
+            // in three copies.
+            out.reserve(2 + pair);
+            out.extend_from_slice(&[(field << 3) as u8 | LEN, pair as u8, 0x0a, name.len() as u8]);
+            out.extend_from_slice(name);
+            out.extend_from_slice(&[0x12, value.len() as u8]);
+            out.extend_from_slice(value);
+        } else {
+            put_len_header(out, field, label_pair_len(l));
+            put_str(out, 1, l.name.as_ref());
+            put_str(out, 2, l.value.as_ref());
+        }
     }
 }
 
@@ -523,15 +548,19 @@ pub fn encode_metric_field<S: AsRef<str>>(out: &mut Vec<u8>, metric: &Metric<S>)
     encode_metric_field_parts(out, &metric.labels, &metric.value, metric.timestamp_ms);
 }
 
-/// [`encode_metric_field`] with the metric given as its parts.
+/// [`encode_metric_field`] with the metric given as its parts. Returns
+/// where in `out` the encoded label pairs are: with the metric name, they
+/// identify the series.
 pub fn encode_metric_field_parts<L: AsRef<str>, V: AsRef<str>>(
     out: &mut Vec<u8>,
     labels: &[LabelPair<L>],
     value: &Value<V>,
     timestamp_ms: Option<i64>,
-) {
+) -> std::ops::Range<usize> {
     put_len_header(out, 4, metric_len(labels, value, timestamp_ms));
+    let labels_start = out.len();
     put_labels(out, 1, labels);
+    let labels_end = out.len();
     match value {
         Value::Gauge(v) => {
             put_len_header(out, 2, double_field_len(1));
@@ -574,6 +603,7 @@ pub fn encode_metric_field_parts<L: AsRef<str>, V: AsRef<str>>(
         put_len_header(out, 7, histogram_len(h));
         put_histogram(out, h);
     }
+    labels_start..labels_end
 }
 
 /// The encoded size of the family fields other than the metrics.

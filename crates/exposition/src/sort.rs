@@ -8,7 +8,7 @@ use crate::model::{LabelPair, Metric, MetricFamily};
 
 /// Sorts label pairs by name (stable, as Go's sort of distinct names is).
 pub fn sort_labels<S: AsRef<str>>(labels: &mut [LabelPair<S>]) {
-    labels.sort_by(|a, b| a.name.as_ref().cmp(b.name.as_ref()));
+    labels.sort_by(|a, b| compare_str(a.name.as_ref(), b.name.as_ref()));
 }
 
 /// Go's metric order: fewer labels first, then label values compared
@@ -33,10 +33,24 @@ pub fn compare_label_values<S: AsRef<str>, T: AsRef<str>>(
     a.len().cmp(&b.len()).then_with(|| {
         a.iter()
             .zip(b)
-            .map(|(x, y)| x.value.as_ref().cmp(y.value.as_ref()))
+            .map(|(x, y)| compare_str(x.value.as_ref(), y.value.as_ref()))
             .find(|o| o.is_ne())
             .unwrap_or(Ordering::Equal)
     })
+}
+
+/// String order, quick for the cases sorting labels and metrics meets most:
+/// the very same string (grouping labels are shared by every metric of a
+/// push) and strings that differ in their first byte.
+#[inline]
+pub fn compare_str(a: &str, b: &str) -> Ordering {
+    if std::ptr::eq(a, b) {
+        return Ordering::Equal;
+    }
+    match (a.as_bytes().first(), b.as_bytes().first()) {
+        (Some(x), Some(y)) if x != y => x.cmp(y),
+        _ => a.cmp(b),
+    }
 }
 
 /// Sorts the metrics of a family in Go's order.

@@ -13,16 +13,20 @@ use exposition::protobuf::{
 use exposition::{
     compare_label_values, encode_text_metric_parts, is_valid_legacy_label_name,
     is_valid_legacy_metric_name, LabelPair, Metric, MetricFamily, MetricType, NameValidation,
-    Value,
+    Quoting, Value,
 };
 
 use crate::key::GroupingKey;
 use crate::problem::Problem;
 use crate::time::PushTime;
 
-/// The keyed hash used for series identities (SipHash with per-process
-/// random keys, so that nobody can craft colliding series).
-pub(crate) type SeriesHasher = std::hash::RandomState;
+/// The keyed hash used for series identities: foldhash's quality variant
+/// with a per-process random seed, so colliding series cannot be crafted
+/// without knowing the seed, which never leaves the process. (With 64-bit
+/// identities, a chance collision among a million stored series is about
+/// one in 10^7 per million pushed series; a keyed cryptographic hash would
+/// not change that, only cost four times as much per push.)
+pub(crate) type SeriesHasher = foldhash::quality::RandomState;
 
 /// A family as a group stores it.
 ///
@@ -33,7 +37,7 @@ pub(crate) type SeriesHasher = std::hash::RandomState;
 /// canonical one: the JSON API and persistence decode it.
 pub struct StoredFamily {
     name: Arc<str>,
-    help: Option<Box<str>>,
+    help: Option<Arc<str>>,
     metric_type: MetricType,
     pushed_at: PushTime,
     /// Text sample lines, then protobuf metric fields.
@@ -135,6 +139,40 @@ impl StoredFamily {
         &self.hashes
     }
 
+    /// This one-sample gauge family with another value, stored at `at`: how
+    /// a group's push-time gauges are renewed on each push without
+    /// preparing them again (the labels, their encodings and the series
+    /// identity stay; only the value changes). `None` if this is not such a
+    /// family.
+    pub(crate) fn with_gauge_value(&self, value: f64, at: PushTime) -> Option<StoredFamily> {
+        if self.metric_type != MetricType::Gauge || self.len() != 1 {
+            return None;
+        }
+        let text = self.text();
+        let space = text.iter().rposition(|&b| b == b' ')?;
+        let proto = self.proto();
+        // The gauge's double is the metric field's last eight bytes.
+        let fixed = proto.len().checked_sub(8)?;
+        let mut data = Vec::with_capacity(space + 26 + proto.len());
+        data.extend_from_slice(&text[..=space]);
+        exposition::write_float(&mut data, value);
+        data.push(b'\n');
+        let text_len = data.len() as u32;
+        data.extend_from_slice(&proto[..fixed]);
+        data.extend_from_slice(&value.to_le_bytes());
+        Some(StoredFamily {
+            name: self.name.clone(),
+            help: self.help.clone(),
+            metric_type: self.metric_type,
+            pushed_at: at,
+            data: data.into_boxed_slice(),
+            text_len,
+            offsets: Box::new([0, 0]),
+            hashes: self.hashes.clone(),
+            legacy_names: self.legacy_names,
+        })
+    }
+
     /// The family decoded back into the data model (for the JSON API, the
     /// web UI and persistence).
     pub fn decode(&self) -> MetricFamily {
@@ -166,8 +204,22 @@ pub(crate) struct Scratch<'a> {
     labels: Vec<LabelPair<&'a str>>,
     ranges: Vec<(u32, u32)>,
     order: Vec<u32>,
+}
+
+/// Encoding buffers kept by each thread between pushes, so that a push
+/// does not grow them from nothing (they are copied out, exactly sized).
+#[derive(Default)]
+struct Buffers {
     text: Vec<u8>,
     proto: Vec<u8>,
+}
+
+/// Larger buffers are not kept after a push: one huge push must not pin
+/// its size on every thread.
+const KEPT_BUFFER: usize = 1 << 20;
+
+thread_local! {
+    static BUFFERS: std::cell::Cell<Buffers> = std::cell::Cell::new(Buffers::default());
 }
 
 /// Prepares one pushed family for storage under `key`: sanitises labels
@@ -192,6 +244,10 @@ pub(crate) fn prepare<'a, S: AsRef<str>>(
     }
     scratch.labels.clear();
     scratch.ranges.clear();
+    // Every metric gets the grouping labels and maybe `instance`.
+    let per_metric = family.metrics.first().map_or(0, |m| m.labels.len()) + key.len() + 1;
+    scratch.labels.reserve(family.metrics.len() * per_metric);
+    scratch.ranges.reserve(family.metrics.len());
     for metric in &family.metrics {
         let start = scratch.labels.len() as u32;
         sanitize(&metric.labels, key, &mut scratch.labels);
@@ -235,18 +291,23 @@ fn encode<'a, S: AsRef<str>>(
         labels,
         ranges,
         order,
-        text,
-        proto,
     } = scratch;
+    let mut buffers = BUFFERS.take();
+    let Buffers { text, proto } = &mut buffers;
     order.clear();
+    order.reserve(family.metrics.len());
     order.extend(0..family.metrics.len() as u32);
     let labels_of = |i: u32| {
         let (s, e) = ranges[i as usize];
         &labels[s as usize..e as usize]
     };
-    order.sort_by(|&a, &b| compare_label_values(labels_of(a), labels_of(b)));
+    // Clients usually write a family's metrics in order already.
+    if !order.is_sorted_by(|&a, &b| compare_label_values(labels_of(a), labels_of(b)).is_le()) {
+        order.sort_by(|&a, &b| compare_label_values(labels_of(a), labels_of(b)));
+    }
 
-    let mut legacy_names = is_valid_legacy_metric_name(name);
+    let legacy_name = is_valid_legacy_metric_name(name);
+    let mut legacy_names = legacy_name;
     // Encoded into reused buffers, then copied into one exactly sized
     // allocation: stored families live long, and a grown-then-shrunk
     // buffer keeps its slack in most allocators (about a third of a
@@ -259,11 +320,29 @@ fn encode<'a, S: AsRef<str>>(
     for &i in order.iter() {
         let metric = &family.metrics[i as usize];
         let final_labels = labels_of(i);
-        legacy_names &= final_labels
-            .iter()
-            .all(|l| is_valid_legacy_label_name(l.name));
+        // Under the legacy rules a metric that passes its checks has
+        // legacy label names; only otherwise are they looked at again.
+        let checked_legacy = match &mut checks {
+            Some((rules, _, errors)) => {
+                let before = errors.len();
+                check_metric(name, metric_type, metric, final_labels, *rules, errors);
+                *rules == NameValidation::Legacy && errors.len() == before
+            }
+            None => false,
+        };
+        let legacy = legacy_name
+            && (checked_legacy
+                || final_labels
+                    .iter()
+                    .all(|l| is_valid_legacy_label_name(l.name)));
+        legacy_names &= legacy;
         offsets.push(text.len() as u32);
         proto_offsets.push(proto.len() as u32);
+        let quoting = if legacy {
+            Quoting::NotNeeded
+        } else {
+            Quoting::AsNeeded
+        };
         // A value of the wrong shape has no text form; the checks report it.
         let _ = encode_text_metric_parts(
             text,
@@ -272,13 +351,12 @@ fn encode<'a, S: AsRef<str>>(
             final_labels,
             &metric.value,
             metric.timestamp_ms,
+            quoting,
         );
-        encode_metric_field_parts(proto, final_labels, &metric.value, metric.timestamp_ms);
-        match &mut checks {
-            Some((rules, hasher, errors)) => {
-                check_metric(name, metric_type, metric, final_labels, *rules, errors);
-                hashes.push(series_hash(hasher, name, final_labels));
-            }
+        let encoded_labels =
+            encode_metric_field_parts(proto, final_labels, &metric.value, metric.timestamp_ms);
+        match &checks {
+            Some((_, hasher, _)) => hashes.push(series_hash(hasher, name, &proto[encoded_labels])),
             None => hashes.push(0),
         }
     }
@@ -287,9 +365,15 @@ fn encode<'a, S: AsRef<str>>(
     let mut data = Vec::with_capacity(text.len() + proto.len());
     data.extend_from_slice(text);
     data.extend_from_slice(proto);
+    text.clear();
+    proto.clear();
+    if text.capacity() > KEPT_BUFFER || proto.capacity() > KEPT_BUFFER {
+        buffers = Buffers::default();
+    }
+    BUFFERS.set(buffers);
     StoredFamily {
         name: Arc::from(name),
-        help: family.help.as_ref().map(|h| Box::from(h.as_ref())),
+        help: family.help.as_ref().map(|h| Arc::from(h.as_ref())),
         metric_type,
         pushed_at: at,
         data: data.into_boxed_slice(),
@@ -338,7 +422,7 @@ fn sanitize<'a, S: AsRef<str>>(
             value: "",
         });
     }
-    out[start..].sort_by(|a, b| a.name.cmp(b.name));
+    out[start..].sort_by(|a, b| exposition::compare_str(a.name, b.name));
 }
 
 /// Which grouping labels a metric already carries: a bit mask, or a vector
@@ -452,17 +536,13 @@ pub(crate) fn describe_metric<S>(
     out
 }
 
-/// The identity of a series: metric name and sanitised labels.
-pub(crate) fn series_hash(hasher: &SeriesHasher, name: &str, labels: &[LabelPair<&str>]) -> u64 {
+/// The identity of a series: its metric name and its sanitised labels, as
+/// their protobuf encoding (length-prefixed, so unambiguous) writes them.
+pub(crate) fn series_hash(hasher: &SeriesHasher, name: &str, encoded_labels: &[u8]) -> u64 {
     let mut h = hasher.build_hasher();
+    h.write_usize(name.len());
     h.write(name.as_bytes());
-    h.write_u8(0xff);
-    for l in labels {
-        h.write(l.name.as_bytes());
-        h.write_u8(0xff);
-        h.write(l.value.as_bytes());
-        h.write_u8(0xff);
-    }
+    h.write(encoded_labels);
     h.finish()
 }
 
@@ -597,6 +677,36 @@ mod tests {
         let decoded = f.decode();
         assert_eq!(decoded.metrics.len(), 3);
         assert_eq!(decoded.metrics[1].labels[0].value, "10");
+    }
+
+    #[test]
+    fn a_renewed_gauge_equals_one_prepared_anew() {
+        let key = GroupingKey::new([("job", "j"), ("path", "/a \"b\"")]);
+        let (zero, _) = prepare_text("# HELP g x\n# TYPE g gauge\ng 0\n", &key);
+        for value in [
+            1.7953455891115928e9,
+            0.0,
+            -2.5,
+            1e-7,
+            123456.0,
+            f64::INFINITY,
+        ] {
+            let text = format!(
+                "# HELP g x\n# TYPE g gauge\ng {}\n",
+                exposition::format_float(value)
+            );
+            let (fresh, _) = prepare_text(&text, &key);
+            let renewed = zero
+                .with_gauge_value(value, PushTime::from_nanos(0))
+                .unwrap();
+            assert_eq!(renewed.text(), fresh.text(), "{value}");
+            assert_eq!(renewed.proto(), fresh.proto(), "{value}");
+            assert_eq!(renewed.hashes(), zero.hashes());
+            assert_eq!(renewed.metric_text(0), fresh.metric_text(0));
+            assert_eq!(renewed.metric_proto(0), fresh.metric_proto(0));
+        }
+        let (two, _) = prepare_text("c{a=\"1\"} 1\nc{a=\"2\"} 2\n", &key);
+        assert!(two.with_gauge_value(1.0, PushTime::from_nanos(0)).is_none());
     }
 
     #[test]

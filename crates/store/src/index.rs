@@ -52,6 +52,81 @@ struct NameEntry {
 pub(crate) struct Index {
     names: HashMap<Arc<str>, NameEntry, foldhash::fast::RandomState>,
     series: HashSet64,
+    /// Scratch sets of [`Index::check`], kept between checks.
+    removed_hashes: HashSet64,
+    added_hashes: HashSet64,
+}
+
+/// Scratch sets larger than this many series are not kept after a check.
+const SCRATCH_KEPT: usize = 1 << 16;
+
+/// Changes with at most this many families are searched by name directly;
+/// larger ones through maps, so that a push of many families stays linear.
+const SMALL_CHANGE: usize = 16;
+
+/// The families of a change by name.
+enum ChangeNames<'a> {
+    /// Few families: look through them.
+    Small,
+    /// Many: per name, how many are removed, and the first added family
+    /// with whether more of that name follow.
+    Mapped {
+        removed: HashMap<&'a str, u32, foldhash::fast::RandomState>,
+        added: HashMap<&'a str, (&'a StoredFamily, bool), foldhash::fast::RandomState>,
+    },
+}
+
+impl<'a> ChangeNames<'a> {
+    fn new(change: &Change<'a>) -> ChangeNames<'a> {
+        if change.removed.len() + change.added.len() <= SMALL_CHANGE {
+            return ChangeNames::Small;
+        }
+        let mut removed =
+            HashMap::with_capacity_and_hasher(change.removed.len(), Default::default());
+        for f in &change.removed {
+            *removed.entry(f.name()).or_default() += 1;
+        }
+        let mut added = HashMap::with_capacity_and_hasher(change.added.len(), Default::default());
+        for &f in &change.added {
+            added
+                .entry(f.name())
+                .and_modify(|(_, more): &mut (&StoredFamily, bool)| *more = true)
+                .or_insert((f, false));
+        }
+        ChangeNames::Mapped { removed, added }
+    }
+
+    /// How many families named `name` the change removes.
+    fn removed(&self, change: &Change<'_>, name: &str) -> u32 {
+        match self {
+            ChangeNames::Small => change.removed.iter().filter(|f| f.name() == name).count() as u32,
+            ChangeNames::Mapped { removed, .. } => removed.get(name).copied().unwrap_or(0),
+        }
+    }
+
+    /// A family named `name` the change adds, other than `skip`.
+    fn added_other_than(
+        &self,
+        change: &Change<'a>,
+        name: &str,
+        skip: *const StoredFamily,
+    ) -> Option<&'a StoredFamily> {
+        let search = || {
+            change
+                .added
+                .iter()
+                .copied()
+                .find(|f| f.name() == name && !std::ptr::eq(*f, skip))
+        };
+        match self {
+            ChangeNames::Small => search(),
+            ChangeNames::Mapped { added, .. } => match added.get(name) {
+                Some((first, _)) if !std::ptr::eq(*first, skip) => Some(*first),
+                Some((_, true)) => search(),
+                _ => None,
+            },
+        }
+    }
 }
 
 /// The families a write takes out of and puts into the store.
@@ -74,60 +149,36 @@ impl Index {
     }
 
     /// Checks a change; returns every problem it would cause.
-    pub(crate) fn check(&self, change: &Change<'_>) -> Vec<Problem> {
+    pub(crate) fn check(&mut self, change: &Change<'_>) -> Vec<Problem> {
         let mut errors = Vec::new();
-        // Maps of the change by name, so that checking a push of many
-        // families stays linear in its size.
-        type Names<'n, V> = HashMap<&'n str, V, foldhash::fast::RandomState>;
-        let mut removed_names: Names<'_, u32> =
-            Names::with_capacity_and_hasher(change.removed.len(), Default::default());
-        for f in &change.removed {
-            *removed_names.entry(f.name()).or_default() += 1;
-        }
-        // The first added family of each name, and whether more follow
-        // (a write adds each name once, but nothing relies on it).
-        let mut added_names: Names<'_, (&StoredFamily, bool)> =
-            Names::with_capacity_and_hasher(change.added.len(), Default::default());
-        for f in &change.added {
-            added_names
-                .entry(f.name())
-                .and_modify(|(_, more)| *more = true)
-                .or_insert((f, false));
-        }
-        let removed_series = change.removed.iter().map(|f| f.len()).sum();
-        let mut removed_hashes =
-            HashSet64::with_capacity_and_hasher(removed_series, Default::default());
+        let Index {
+            names,
+            series,
+            removed_hashes,
+            added_hashes,
+        } = self;
+        let lookup = ChangeNames::new(change);
+        removed_hashes.clear();
+        added_hashes.clear();
         for f in &change.removed {
             removed_hashes.extend(f.hashes().iter().copied());
         }
         // The type a name has after the change, ignoring `skip` among the
         // added families (the family being checked).
         let type_of = |name: &str, skip: *const StoredFamily| -> Option<MetricType> {
-            let other = match added_names.get(name) {
-                Some((first, _)) if !std::ptr::eq(*first, skip) => Some(*first),
-                Some((_, true)) => change
-                    .added
-                    .iter()
-                    .copied()
-                    .find(|f| f.name() == name && !std::ptr::eq(*f, skip)),
-                _ => None,
-            };
-            if let Some(f) = other {
+            if let Some(f) = lookup.added_other_than(change, name, skip) {
                 return Some(f.metric_type());
             }
-            let entry = self.names.get(name)?;
-            let removed = removed_names.get(name).copied().unwrap_or(0);
+            let entry = names.get(name)?;
+            let removed = lookup.removed(change, name);
             (entry.own || entry.families > removed).then_some(entry.metric_type)
         };
-        let added_series = change.added.iter().map(|f| f.len()).sum();
-        let mut added_hashes =
-            HashSet64::with_capacity_and_hasher(added_series, Default::default());
         for family in &change.added {
             let name = family.name();
             let t = family.metric_type();
             if let Some(existing) = type_of(name, std::ptr::from_ref(*family)) {
                 if existing != t {
-                    let own = self.names.get(name).is_some_and(|e| e.own);
+                    let own = names.get(name).is_some_and(|e| e.own);
                     if own || family.is_empty() {
                         errors.push(Problem::WrongFamilyType {
                             family: name.to_string(),
@@ -155,7 +206,7 @@ impl Index {
                 .iter()
                 .enumerate()
                 .filter(|&(_, &h)| {
-                    let stored = self.series.contains(&h) && !removed_hashes.contains(&h);
+                    let stored = series.contains(&h) && !removed_hashes.contains(&h);
                     stored || !added_hashes.insert(h)
                 })
                 .map(|(i, _)| i)
@@ -168,6 +219,12 @@ impl Index {
                         .map_or_else(|| "collected metric".to_string(), std::mem::take);
                     errors.push(Problem::DuplicateSeries { metric });
                 }
+            }
+        }
+        // Do not keep room for a huge push around.
+        for scratch in [removed_hashes, added_hashes] {
+            if scratch.capacity() > SCRATCH_KEPT {
+                *scratch = HashSet64::default();
             }
         }
         errors

@@ -1,15 +1,17 @@
 //! Grouping keys: the labels in a push URL that name a group.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// The grouping labels of a group (always including `job`), sorted by name.
 ///
 /// Two keys are the same group only if they have exactly the same labels:
 /// `{job="a"}` and `{job="a",instance=""}` are different groups. Keys order
-/// by their label pairs, which is the order groups are listed in.
+/// by their label pairs, which is the order groups are listed in. Cloning
+/// is cheap (the labels are shared), as keys travel with every write.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct GroupingKey {
-    labels: Box<[(Box<str>, Box<str>)]>,
+    labels: Arc<[(Box<str>, Box<str>)]>,
 }
 
 impl GroupingKey {
@@ -28,7 +30,7 @@ impl GroupingKey {
         }
         labels.sort_by(|a, b| a.0.cmp(&b.0));
         GroupingKey {
-            labels: labels.into_boxed_slice(),
+            labels: labels.into(),
         }
     }
 

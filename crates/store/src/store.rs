@@ -407,7 +407,8 @@ impl Store {
                 limit: max_groups,
             }));
         }
-        let push_gauge = Arc::new(self.time_gauge(key, PUSH_TIME_METRIC, at, at));
+        let previous = old.as_ref().and_then(|g| g.family(PUSH_TIME_METRIC));
+        let push_gauge = Arc::new(self.time_gauge(key, PUSH_TIME_METRIC, at, at, previous));
         let old_failure = old
             .as_ref()
             .and_then(|g| g.family(PUSH_FAILURE_TIME_METRIC).cloned());
@@ -418,14 +419,16 @@ impl Store {
                 PUSH_FAILURE_TIME_METRIC,
                 PushTime::default(),
                 at,
+                None,
             ))),
         };
 
         // Families leaving the store: everything of the old group a PUT
         // replaces (except the failure gauge), or the same-name ones for a
         // POST; the old push-time gauge always.
-        let mut removed: Vec<&StoredFamily> = Vec::new();
-        let mut kept: Vec<Arc<StoredFamily>> = Vec::new();
+        let old_len = old.as_ref().map_or(0, |g| g.families().len());
+        let mut removed: Vec<&StoredFamily> = Vec::with_capacity(old_len);
+        let mut kept: Vec<Arc<StoredFamily>> = Vec::with_capacity(old_len + pushed.len() + 2);
         if let Some(old) = &old {
             for f in old.families() {
                 let name = f.name();
@@ -440,7 +443,8 @@ impl Store {
                 }
             }
         }
-        let mut added: Vec<&StoredFamily> = pushed.iter().map(|f| &**f).collect();
+        let mut added: Vec<&StoredFamily> = Vec::with_capacity(pushed.len() + 2);
+        added.extend(pushed.iter().map(|f| &**f));
         added.push(&push_gauge);
         if let Some(f) = &new_failure {
             added.push(f);
@@ -479,7 +483,10 @@ impl Store {
     /// stored series (which would make the store inconsistent).
     fn record_failure(&self, index: &mut Index, key: GroupingKey, at: PushTime, max_groups: u64) {
         let old = self.groups.read().get(&key).cloned();
-        let failure = Arc::new(self.time_gauge(&key, PUSH_FAILURE_TIME_METRIC, at, at));
+        let previous = old
+            .as_ref()
+            .and_then(|g| g.family(PUSH_FAILURE_TIME_METRIC));
+        let failure = Arc::new(self.time_gauge(&key, PUSH_FAILURE_TIME_METRIC, at, at, previous));
         let check = self.checks();
         let group = match old {
             Some(old) => {
@@ -509,8 +516,13 @@ impl Store {
                     tracing::debug!(group = %key, "not creating a group for a failed push: the store holds its most groups");
                     return;
                 }
-                let push =
-                    Arc::new(self.time_gauge(&key, PUSH_TIME_METRIC, PushTime::default(), at));
+                let push = Arc::new(self.time_gauge(
+                    &key,
+                    PUSH_TIME_METRIC,
+                    PushTime::default(),
+                    at,
+                    None,
+                ));
                 if check {
                     if !index.series_free(&push) || !index.series_free(&failure) {
                         tracing::debug!(group = %key, "not creating a group for a failed push: its gauges would collide");
@@ -567,13 +579,15 @@ impl Store {
     }
 
     /// A push-time gauge for a group: the grouping labels (plus
-    /// `instance=""`), the given time as value, stored at `at`.
+    /// `instance=""`), the given time as value, stored at `at`. With the
+    /// group's current gauge of that name, only the value is rewritten.
     fn time_gauge(
         &self,
         key: &GroupingKey,
         name: &str,
         value: PushTime,
         at: PushTime,
+        previous: Option<&Arc<StoredFamily>>,
     ) -> StoredFamily {
         let help = if name == PUSH_TIME_METRIC {
             PUSH_TIME_HELP
@@ -585,6 +599,9 @@ impl Store {
         } else {
             value.as_seconds_f64()
         };
+        if let Some(renewed) = previous.and_then(|p| p.with_gauge_value(seconds, at)) {
+            return renewed;
+        }
         let family = MetricFamily {
             name,
             help: Some(help),

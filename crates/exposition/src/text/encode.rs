@@ -95,6 +95,7 @@ pub fn encode_text_metric<S: AsRef<str>>(
         &metric.labels,
         &metric.value,
         metric.timestamp_ms,
+        Quoting::AsNeeded,
     )
 }
 
@@ -108,14 +109,15 @@ pub fn encode_text_metric_parts<L: AsRef<str>, V>(
     labels: &[LabelPair<L>],
     value: &Value<V>,
     timestamp_ms: Option<i64>,
+    quoting: Quoting,
 ) -> Result<(), Error> {
     let ts = timestamp_ms;
     match (value, metric_type) {
         (Value::Counter(c), MetricType::Counter) => {
-            write_sample(out, name, "", labels, None, c.value, ts)
+            write_sample(out, name, "", labels, None, c.value, ts, quoting)
         }
         (Value::Gauge(v), MetricType::Gauge) | (Value::Untyped(v), MetricType::Untyped) => {
-            write_sample(out, name, "", labels, None, *v, ts)
+            write_sample(out, name, "", labels, None, *v, ts, quoting)
         }
         (Value::Summary(s), MetricType::Summary) => {
             for q in &s.quantiles {
@@ -127,10 +129,20 @@ pub fn encode_text_metric_parts<L: AsRef<str>, V>(
                     Some(("quantile", q.quantile)),
                     q.value,
                     ts,
+                    quoting,
                 );
             }
-            write_sample(out, name, "_sum", labels, None, s.sample_sum, ts);
-            write_sample(out, name, "_count", labels, None, s.sample_count as f64, ts);
+            write_sample(out, name, "_sum", labels, None, s.sample_sum, ts, quoting);
+            write_sample(
+                out,
+                name,
+                "_count",
+                labels,
+                None,
+                s.sample_count as f64,
+                ts,
+                quoting,
+            );
         }
         (Value::Histogram(h), t) if t.is_histogram() => {
             let mut inf_seen = false;
@@ -143,6 +155,7 @@ pub fn encode_text_metric_parts<L: AsRef<str>, V>(
                     Some(("le", b.upper_bound)),
                     b.count(),
                     ts,
+                    quoting,
                 );
                 inf_seen |= b.upper_bound == f64::INFINITY;
             }
@@ -155,6 +168,7 @@ pub fn encode_text_metric_parts<L: AsRef<str>, V>(
                     Some(("le", f64::INFINITY)),
                     h.count(),
                     ts,
+                    quoting,
                 );
             }
             write_sample(
@@ -165,8 +179,9 @@ pub fn encode_text_metric_parts<L: AsRef<str>, V>(
                 None,
                 h.sample_sum.unwrap_or(0.0),
                 ts,
+                quoting,
             );
-            write_sample(out, name, "_count", labels, None, h.count(), ts);
+            write_sample(out, name, "_count", labels, None, h.count(), ts, quoting);
         }
         _ => {
             return Err(Error::ValueMismatch {
@@ -178,6 +193,7 @@ pub fn encode_text_metric_parts<L: AsRef<str>, V>(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn write_sample<S: AsRef<str>>(
     out: &mut Vec<u8>,
     name: &str,
@@ -186,8 +202,9 @@ fn write_sample<S: AsRef<str>>(
     extra: Option<(&str, f64)>,
     value: f64,
     timestamp_ms: Option<i64>,
+    quoting: Quoting,
 ) {
-    write_name_and_labels(out, name, suffix, labels, extra, write_float);
+    write_name_and_labels(out, name, suffix, labels, extra, write_float, quoting);
     out.push(b' ');
     write_float(out, value);
     if let Some(ts) = timestamp_ms {
@@ -195,6 +212,18 @@ fn write_sample<S: AsRef<str>>(
         out.extend_from_slice(itoa::Buffer::new().format(ts).as_bytes());
     }
     out.push(b'\n');
+}
+
+/// Whether names may need quoting in text output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Quoting {
+    /// Check each metric and label name, quoting those that are not
+    /// legacy-valid.
+    #[default]
+    AsNeeded,
+    /// The caller has checked that every name is legacy-valid (and every
+    /// suffix it adds keeps it so): write names as they are.
+    NotNeeded,
 }
 
 /// Writes `name+suffix{labels,extra="v"}`, the name inside the braces when
@@ -207,14 +236,16 @@ pub(crate) fn write_name_and_labels<S: AsRef<str>>(
     labels: &[LabelPair<S>],
     extra: Option<(&str, f64)>,
     write_number: fn(&mut Vec<u8>, f64),
+    quoting: Quoting,
 ) {
     let mut separator = b'{';
     let mut inside_braces = false;
     if !name.is_empty() {
-        let legacy = is_legacy_metric_name(name)
-            && suffix
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        let legacy = quoting == Quoting::NotNeeded
+            || (is_legacy_metric_name(name)
+                && suffix
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_'));
         if legacy {
             out.extend_from_slice(name.as_bytes());
             out.extend_from_slice(suffix.as_bytes());
@@ -236,7 +267,10 @@ pub(crate) fn write_name_and_labels<S: AsRef<str>>(
     }
     for label in labels {
         out.push(separator);
-        write_label_name(out, label.name.as_ref());
+        match quoting {
+            Quoting::AsNeeded => write_label_name(out, label.name.as_ref()),
+            Quoting::NotNeeded => out.extend_from_slice(label.name.as_ref().as_bytes()),
+        }
         out.extend_from_slice(b"=\"");
         write_escaped(out, label.value.as_ref(), true);
         out.push(b'"');

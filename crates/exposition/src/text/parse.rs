@@ -62,7 +62,10 @@ pub fn parse_text(input: &[u8]) -> Result<ParsedFamilies<'_>, Error> {
 
 /// Parses a text-format body with the given options.
 pub fn parse_text_with(input: &[u8], options: ParseOptions) -> Result<ParsedFamilies<'_>, Error> {
-    let mut parser = Parser::new(input, options);
+    run_parser(Parser::new(input, options))
+}
+
+fn run_parser(mut parser: Parser<'_>) -> Result<ParsedFamilies<'_>, Error> {
     match parser.run() {
         Ok(()) => {}
         Err(Stop::Eof) => return Err(parser.error("unexpected end of input stream".into())),
@@ -215,6 +218,9 @@ struct Parser<'a> {
     cur: u8,
     line: usize,
     utf8_names: bool,
+    /// Whether plain sample lines take [`Parser::plain_sample`] (always,
+    /// but in the test that holds it to the general path's results).
+    plain_lines: bool,
     families: Vec<FamilyState<'a>>,
     by_name: HashMap<Cow<'a, str>, usize>,
     /// The family the current line belongs to (Go's `currentMF`).
@@ -295,6 +301,7 @@ impl<'a> Parser<'a> {
             cur: 0,
             line: 0,
             utf8_names: options.names == NameValidation::Utf8,
+            plain_lines: true,
             families: Vec::new(),
             by_name: HashMap::default(),
             current: None,
@@ -769,6 +776,9 @@ impl<'a> Parser<'a> {
 
     /// A sample line whose first byte is `cur`.
     fn sample(&mut self) -> Step {
+        if self.plain_lines && !self.utf8_names && self.plain_sample() {
+            return Ok(());
+        }
         let name = self.read_token_as_metric_name()?;
         if name.is_empty() {
             return self.fail("invalid metric name".into());
@@ -778,6 +788,111 @@ impl<'a> Parser<'a> {
         self.labels.clear();
         self.skip_blank_tab_if_current_blank_tab()?;
         self.reading_labels()
+    }
+
+    /// A sample line in the plain form clients write, `name{a="b",c="d"} 1`
+    /// (legacy names, no blanks inside the braces, no escapes, no
+    /// timestamp) of a counter, gauge or untyped family, read in one pass.
+    /// Anything else returns `false` with nothing consumed, and the general
+    /// state machine reads the line (and words any error as Go does).
+    fn plain_sample(&mut self) -> bool {
+        let Some(text) = self.text else {
+            return false;
+        };
+        let bytes = self.input;
+        let start = self.pos - 1;
+        let line = &bytes[start..];
+        let Some(newline) = memchr::memchr(b'\n', line) else {
+            return false;
+        };
+        let line = &line[..newline];
+        let name_end = match line.iter().position(|&b| !is_metric_name_continuation(b)) {
+            Some(e) if e > 0 && is_metric_name_start(line[0]) => e,
+            _ => return false,
+        };
+        let mut at = name_end;
+        let mut labels: Vec<LabelPair<Cow<'a, str>>> = Vec::new();
+        if line[at] == b'{' {
+            at += 1;
+            loop {
+                if line.get(at) == Some(&b'}') && labels.is_empty() {
+                    break;
+                }
+                let rest = &line[at..];
+                let name_len = match rest.iter().position(|&b| !is_label_name_continuation(b)) {
+                    Some(n) if n > 0 && is_label_name_start(rest[0]) => n,
+                    _ => return false,
+                };
+                if rest.get(name_len..name_len + 2) != Some(b"=\"".as_slice()) {
+                    return false;
+                }
+                let value_start = at + name_len + 2;
+                let value_len = match line[value_start..]
+                    .iter()
+                    .position(|&b| b == b'"' || b == b'\\')
+                {
+                    Some(n) if line[value_start + n] == b'"' => n,
+                    _ => return false,
+                };
+                let name = &text[start + at..start + at + name_len];
+                if name == "__name__" || labels.iter().any(|l| l.name == name) {
+                    return false;
+                }
+                let value = &text[start + value_start..start + value_start + value_len];
+                labels.push(LabelPair {
+                    name: Cow::Borrowed(name),
+                    value: Cow::Borrowed(value),
+                });
+                at = value_start + value_len + 1;
+                match line.get(at) {
+                    Some(b',') if line.get(at + 1) != Some(&b'}') => at += 1,
+                    Some(b'}') => break,
+                    _ => return false,
+                }
+            }
+            at += 1;
+        }
+        // One or more blanks, then the value up to the end of the line.
+        let blanks = line[at..]
+            .iter()
+            .take_while(|&&b| is_blank_or_tab(b))
+            .count();
+        if blanks == 0 {
+            return false;
+        }
+        let value = &text[start + at + blanks..start + newline];
+        if value.is_empty() || value.bytes().any(is_blank_or_tab) {
+            return false;
+        }
+        let Some(v) = parse_float(value) else {
+            return false;
+        };
+        let Ok(family) = self.set_or_create_current_family(Token {
+            start,
+            end: start + name_end,
+            owned: None,
+        }) else {
+            return false;
+        };
+        self.default_type(family);
+        let value = match self.families[family].effective_type() {
+            MetricType::Counter => Value::Counter(Counter {
+                value: v,
+                ..Counter::default()
+            }),
+            MetricType::Gauge => Value::Gauge(v),
+            MetricType::Untyped => Value::Untyped(v),
+            // Summaries and histograms gather lines: the general path.
+            _ => return false,
+        };
+        self.families[family].family.metrics.push(Metric {
+            labels,
+            value,
+            timestamp_ms: None,
+        });
+        self.pos = start + newline + 1;
+        self.cur = b'\n';
+        true
     }
 
     /// `cur` is `{` or the first byte of the value.
@@ -1064,7 +1179,7 @@ impl<'a> Parser<'a> {
 }
 
 fn memchr_newline(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'\n')
+    memchr::memchr(b'\n', b)
 }
 
 /// If any count of a histogram is a float, turns every count into a float.
@@ -1089,6 +1204,50 @@ fn normalize_float_histogram<S>(h: &mut Histogram<S>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Parses with the plain-line shortcut off: only the general path.
+    fn parse_general(input: &[u8]) -> Result<ParsedFamilies<'_>, Error> {
+        let mut parser = Parser::new(input, ParseOptions::default());
+        parser.plain_lines = false;
+        run_parser(parser)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 2000,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        #[test]
+        fn plain_lines_read_as_the_general_path_reads_them(
+            lines in proptest::collection::vec((0usize..8, 0usize..12, 0usize..12, 0usize..3), 1..8)
+        ) {
+            const HEADS: &[&str] = &["", "# TYPE a summary\n", "# TYPE a histogram\n",
+                "# TYPE a counter\n", "# TYPE b gauge\n", "# HELP a x\n", "\n", "  "];
+            const NAMES: &[&str] = &["a", "a_count", "a_sum", "a_bucket", "b", "b:c", "_x", "1x",
+                "a_total", "b", "a", "c d"];
+            const LABELS: &[&str] = &["", "{l=\"v\"}", "{l=\"v\",m=\"w\"}", "{l=\"v\",}",
+                "{ l=\"v\"}", "{l=\"v\\\"x\"}", "{}", "{__name__=\"x\"}", "{l=\"1\",l=\"2\"}",
+                "{le=\"1\"}", "{quantile=\"0.5\"}", "{l=\"\u{e9}\"}"];
+            const VALUES: &[&str] = &[" 1", " -2", " 1.5e3", " NaN", " +Inf", " x", "  3", "\t4",
+                " 5 123", " 6 ", "7", " 0x10"];
+            let mut body = String::new();
+            for (i, (h, n, l, v)) in lines.iter().enumerate() {
+                body.push_str(HEADS[*h]);
+                body.push_str(NAMES[*n]);
+                body.push_str(LABELS[*l]);
+                body.push_str(VALUES[(*v + i) % VALUES.len()]);
+                body.push('\n');
+            }
+            for cut in [body.len(), body.len() - 1] {
+                let input = &body.as_bytes()[..cut];
+                let fast = format!("{:?}", parse_text(input));
+                let general = format!("{:?}", parse_general(input));
+                proptest::prop_assert_eq!(fast, general, "{:?}", std::str::from_utf8(input));
+            }
+        }
+    }
 
     fn err(input: &str) -> String {
         parse_text(input.as_bytes()).unwrap_err().to_string()
