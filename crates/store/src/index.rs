@@ -131,8 +131,59 @@ impl<'a> ChangeNames<'a> {
 
 /// The families a write takes out of and puts into the store.
 pub(crate) struct Change<'a> {
-    pub(crate) removed: Vec<&'a StoredFamily>,
-    pub(crate) added: Vec<&'a StoredFamily>,
+    removed: Vec<&'a StoredFamily>,
+    added: Vec<&'a StoredFamily>,
+    /// Bit `i` set: removed family `i` comes back unchanged among the added
+    /// ones (same name, type and series), and bit `j` of `same_added` marks
+    /// that twin. Found for small changes only.
+    same_removed: u32,
+    same_added: u32,
+}
+
+impl<'a> Change<'a> {
+    pub(crate) fn new(removed: Vec<&'a StoredFamily>, added: Vec<&'a StoredFamily>) -> Change<'a> {
+        let (mut same_removed, mut same_added) = (0u32, 0u32);
+        if removed.len() <= SMALL_CHANGE && added.len() <= SMALL_CHANGE {
+            for (a, new) in added.iter().enumerate() {
+                let twin = removed.iter().enumerate().position(|(r, old)| {
+                    same_removed & (1 << r) == 0
+                        && old.name() == new.name()
+                        && old.metric_type() == new.metric_type()
+                        && old.hashes() == new.hashes()
+                });
+                if let Some(r) = twin {
+                    same_removed |= 1 << r;
+                    same_added |= 1 << a;
+                }
+            }
+        }
+        Change {
+            removed,
+            added,
+            same_removed,
+            same_added,
+        }
+    }
+
+    /// Removed families that do not come back unchanged.
+    fn changed_removed(&self) -> impl Iterator<Item = &'a StoredFamily> + '_ {
+        let same = self.same_removed;
+        self.removed
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| *i >= 32 || same & (1 << i) == 0)
+            .map(|(_, f)| *f)
+    }
+
+    /// Added families that are not an unchanged removed one.
+    fn changed_added(&self) -> impl Iterator<Item = &'a StoredFamily> + '_ {
+        let same = self.same_added;
+        self.added
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| *i >= 32 || same & (1 << i) == 0)
+            .map(|(_, f)| *f)
+    }
 }
 
 impl Index {
@@ -160,7 +211,11 @@ impl Index {
         let lookup = ChangeNames::new(change);
         removed_hashes.clear();
         added_hashes.clear();
-        for f in &change.removed {
+        // A family that comes back unchanged was consistent with the store
+        // and still is: only the others are checked (any clash between the
+        // two is seen from the changed family's side; a twin's series are
+        // named differently from every other family's).
+        for f in change.changed_removed() {
             removed_hashes.extend(f.hashes().iter().copied());
         }
         // The type a name has after the change, ignoring `skip` among the
@@ -173,10 +228,10 @@ impl Index {
             let removed = lookup.removed(change, name);
             (entry.own || entry.families > removed).then_some(entry.metric_type)
         };
-        for family in &change.added {
+        for family in change.changed_added() {
             let name = family.name();
             let t = family.metric_type();
-            if let Some(existing) = type_of(name, std::ptr::from_ref(*family)) {
+            if let Some(existing) = type_of(name, std::ptr::from_ref(family)) {
                 if existing != t {
                     let own = names.get(name).is_some_and(|e| e.own);
                     if own || family.is_empty() {
@@ -196,8 +251,7 @@ impl Index {
                     continue;
                 }
             }
-            if let Some(e) = suffix_collision(name, t, |n| type_of(n, std::ptr::from_ref(*family)))
-            {
+            if let Some(e) = suffix_collision(name, t, |n| type_of(n, std::ptr::from_ref(family))) {
                 errors.push(e);
                 continue;
             }
@@ -237,10 +291,13 @@ impl Index {
 
     /// Applies a change that passed [`Index::check`].
     pub(crate) fn apply(&mut self, change: &Change<'_>) {
-        for f in &change.removed {
+        // A family pushed again with the same name, type and series (the
+        // usual repeated push, and every renewed push-time gauge) leaves the
+        // index as it is.
+        for f in change.changed_removed() {
             self.remove(f);
         }
-        for f in &change.added {
+        for f in change.changed_added() {
             self.add(f);
         }
     }

@@ -449,7 +449,7 @@ impl Store {
         if let Some(f) = &new_failure {
             added.push(f);
         }
-        let change = Change { removed, added };
+        let change = Change::new(removed, added);
         if self.checks() {
             let problems = index.check(&change);
             if !problems.is_empty() {
@@ -556,13 +556,12 @@ impl Store {
         families.sort_by(|a, b| a.name().cmp(b.name()));
         let old = self.groups.read().get(&key).cloned();
         if self.checks() {
-            let change = Change {
-                removed: old
-                    .iter()
+            let change = Change::new(
+                old.iter()
                     .flat_map(|g| g.families().iter().map(|f| &**f))
                     .collect(),
-                added: families.iter().map(|f| &**f).collect(),
-            };
+                families.iter().map(|f| &**f).collect(),
+            );
             let problems = index.check(&change);
             if !problems.is_empty() {
                 tracing::warn!(group = %key, problems = %Problems::from(problems), "restored group is inconsistent with the others; keeping it");
