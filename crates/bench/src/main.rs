@@ -8,7 +8,10 @@
 //!
 //! Scenarios:
 //! 1. push throughput: 16 keep-alive connections PUT 10 series into 100
-//!    rotating groups for `--duration` (also ours with durable persistence);
+//!    rotating groups for `--duration` (also ours with durable persistence),
+//!    and ours as ratios robust to a noisy machine: push rate over the rate
+//!    of `GET /-/healthy`, and durable over memory-only push rate (medians
+//!    of alternating rounds);
 //! 2. push latency p50/p99 on one connection with 0, 20k, 100k, 1M series
 //!    stored (filled with groups of 100 series);
 //! 3. scrape time (median of 5 after a warm-up) and size of `/metrics` at
@@ -402,8 +405,17 @@ async fn get_median(
     Ok((times[times.len() / 2], size))
 }
 
-/// Pushes per second from 16 connections into 100 rotating groups.
-async fn throughput(port: u16, duration: Duration) -> Result<f64> {
+/// What a throughput run sends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Load {
+    /// PUTs of 10 series into 100 rotating groups.
+    Push,
+    /// `GET /-/healthy`: the floor a request costs.
+    Healthy,
+}
+
+/// Requests per second from 16 keep-alive connections.
+async fn throughput(port: u16, duration: Duration, load: Load) -> Result<f64> {
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
@@ -413,16 +425,15 @@ async fn throughput(port: u16, duration: Duration) -> Result<f64> {
             let mut conn = Conn::open(port).await?;
             let mut i = c;
             while !stop.load(Ordering::Relaxed) {
-                let r = conn
-                    .send(
-                        "PUT",
-                        &format!("/metrics/job/throughput/instance/t{}", i % 100),
-                        &[],
-                        &bench_body(i),
-                    )
-                    .await?;
+                let r = match load {
+                    Load::Push => {
+                        let path = format!("/metrics/job/throughput/instance/t{}", i % 100);
+                        conn.send("PUT", &path, &[], &bench_body(i)).await?
+                    }
+                    Load::Healthy => conn.send("GET", "/-/healthy", &[], b"").await?,
+                };
                 if r.status != 200 {
-                    bail!("push answered {}", r.status);
+                    bail!("answered {}", r.status);
                 }
                 done.fetch_add(1, Ordering::Relaxed);
                 i += 16;
@@ -442,6 +453,30 @@ async fn throughput(port: u16, duration: Duration) -> Result<f64> {
         task.await??;
     }
     Ok(count as f64 / secs)
+}
+
+/// The median over `rounds` of `a`'s rate divided by `b`'s, the two runs
+/// of each round back to back, so that a noisy machine moves both alike.
+/// Returns the ratio and the median rates.
+async fn rate_ratio(
+    rounds: usize,
+    duration: Duration,
+    a: (u16, Load),
+    b: (u16, Load),
+) -> Result<(f64, f64, f64)> {
+    let (mut ratios, mut rates_a, mut rates_b) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let ra = throughput(a.0, duration, a.1).await?;
+        let rb = throughput(b.0, duration, b.1).await?;
+        ratios.push(ra / rb);
+        rates_a.push(ra);
+        rates_b.push(rb);
+    }
+    for v in [&mut ratios, &mut rates_a, &mut rates_b] {
+        v.sort_by(f64::total_cmp);
+    }
+    let median = |v: &[f64]| v[v.len() / 2];
+    Ok((median(&ratios), median(&rates_a), median(&rates_b)))
 }
 
 /// Push latencies while a scraper pulls `/metrics` every second.
@@ -528,27 +563,50 @@ async fn main() -> Result<()> {
         .chain(o.go.clone().map(|g| (Kind::Go, g)))
         .collect();
 
-    // 1. Throughput.
+    // 1. Throughput, and what a push costs beyond a request that does
+    // nothing (ours): push rate over /-/healthy rate, and durable over
+    // memory-only push rate, each the median of alternating rounds.
     let mut tp = serde_json::Map::new();
-    for (kind, bin) in &kinds {
-        let gw = Gateway::start(*kind, bin, &[]).await?;
-        tp.insert(
-            kind.name().into(),
-            json!(throughput(gw.port, o.duration).await?),
-        );
-    }
+    let rounds = 3;
+    let round = (o.duration / rounds as u32).max(Duration::from_secs(1));
+    let memory = Gateway::start(Kind::Ours, &o.ours, &[]).await?;
     let durable_dir =
         std::env::temp_dir().join(format!("pgw-bench-durable-{}", std::process::id()));
     std::fs::create_dir_all(&durable_dir)?;
-    {
-        let file = format!(
-            "--persistence.file={}",
-            durable_dir.join("d.data").display()
-        );
-        let gw = Gateway::start(Kind::Ours, &o.ours, &[file]).await?;
+    let file = format!(
+        "--persistence.file={}",
+        durable_dir.join("d.data").display()
+    );
+    let durable = Gateway::start(Kind::Ours, &o.ours, &[file]).await?;
+    let (push_ratio, push_rate, healthy_rate) = rate_ratio(
+        rounds,
+        round,
+        (memory.port, Load::Push),
+        (memory.port, Load::Healthy),
+    )
+    .await?;
+    let (durable_ratio, durable_rate, _) = rate_ratio(
+        rounds,
+        round,
+        (durable.port, Load::Push),
+        (memory.port, Load::Push),
+    )
+    .await?;
+    drop((memory, durable));
+    tp.insert("ours".into(), json!(push_rate));
+    tp.insert("ours_healthy".into(), json!(healthy_rate));
+    tp.insert("ours_durable".into(), json!(durable_rate));
+    tp.insert("ours_push_over_healthy".into(), json!(push_ratio));
+    tp.insert("ours_durable_over_memory".into(), json!(durable_ratio));
+    if let Some((_, bin)) = kinds.iter().find(|(k, _)| *k == Kind::Go) {
+        let gw = Gateway::start(Kind::Go, bin, &[]).await?;
         tp.insert(
-            "ours_durable".into(),
-            json!(throughput(gw.port, o.duration).await?),
+            "go".into(),
+            json!(throughput(gw.port, o.duration, Load::Push).await?),
+        );
+        tp.insert(
+            "go_healthy".into(),
+            json!(throughput(gw.port, round, Load::Healthy).await?),
         );
     }
     let (tp_ours, tp_go) = (tp["ours"].as_f64(), tp.get("go").and_then(Value::as_f64));
@@ -562,8 +620,28 @@ async fn main() -> Result<()> {
         },
     );
     table.row(
+        "  /-/healthy (16 conns), requests/s",
+        format!("{healthy_rate:.0}"),
+        tp.get("go_healthy")
+            .and_then(Value::as_f64)
+            .map_or("—".into(), |g| format!("{g:.0}")),
+        String::new(),
+    );
+    table.row(
+        "  push rate / healthy rate (ours; target >= 0.70)",
+        format!("{push_ratio:.2}"),
+        String::new(),
+        String::new(),
+    );
+    table.row(
         "  ours with durable persistence, pushes/s",
-        format!("{:.0}", tp["ours_durable"].as_f64().unwrap_or(0.0)),
+        format!("{durable_rate:.0}"),
+        String::new(),
+        String::new(),
+    );
+    table.row(
+        "  durable / memory push rate (ours; target >= 0.50)",
+        format!("{durable_ratio:.2}"),
         String::new(),
         String::new(),
     );
