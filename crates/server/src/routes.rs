@@ -26,7 +26,7 @@ use crate::flags::Config;
 use crate::grouping::JobEncoding;
 use crate::handlers::{admin, api, lifecycle, push};
 use crate::response::{empty, redirect, with_allow};
-use crate::router::{clean_path, is_clean, join_path, percent_decode, Decision, Router};
+use crate::router::{clean_path, is_clean, join_path, percent_decode, Decision, Params, Router};
 use crate::state::AppState;
 use crate::webconfig::Active;
 
@@ -221,16 +221,60 @@ fn needs_password(state: &AppState, active: &Active, path: &str) -> bool {
     true
 }
 
+/// Where the routers send a request.
+enum Target {
+    /// Answered by the routing itself (a redirect, 404, 405, `OPTIONS`).
+    Answer(Response),
+    /// A handler, with the route's parameters.
+    Handle(Handler, Params),
+}
+
+/// A handler of either router.
+enum Handler {
+    Api(ApiRoute),
+    /// A main-router handler, with the request body.
+    Main(Route, BodySource),
+}
+
 /// Routes one request through the Go-compatible routers.
 async fn route(app: &App, request: Request, principal: Principal) -> Response {
     let state = &app.state;
     let (parts, body) = request.into_parts();
-    let method = parts.method;
+    let encoding = ContentEncoding::from_headers(&parts.headers);
+    let (handler, params) = match resolve(app, &parts, body, encoding).await {
+        Target::Answer(response) => return response,
+        Target::Handle(handler, params) => (handler, params),
+    };
+    let context = RequestContext {
+        peer: parts.extensions.get::<ConnectionInfo>().map(|c| c.peer),
+        method: parts.method,
+        uri: parts.uri,
+        headers: parts.headers,
+        params,
+        encoding,
+        principal,
+    };
+    match handler {
+        Handler::Api(route) => serve_api(state, &context, route).await,
+        Handler::Main(route, body) => serve_main(state, &context, route, body).await,
+    }
+}
+
+/// Decides where a request goes: Go's `ServeMux` in front (clean paths,
+/// `/api/v1` → `/api/v1/`), then the API or the main router; the main
+/// router sits behind Go's body decoding, which reads a gzip header first.
+async fn resolve(
+    app: &App,
+    parts: &http::request::Parts,
+    body: axum::body::Body,
+    encoding: ContentEncoding,
+) -> Target {
+    let state = &app.state;
+    let method = &parts.method;
     let query = parts.uri.query();
     let Ok(path) = percent_decode(parts.uri.path()) else {
-        return AppError::BadPath.into_response();
+        return Target::Answer(AppError::BadPath.into_response());
     };
-    // Go's ServeMux: clean paths, and `/api/v1` → `/api/v1/`.
     let api_root = &app.routes.api_root;
     let cleaned = if is_clean(&path) {
         std::borrow::Cow::Borrowed(&*path)
@@ -238,55 +282,27 @@ async fn route(app: &App, request: Request, principal: Principal) -> Response {
         std::borrow::Cow::Owned(clean_path(&path))
     };
     if *cleaned == **api_root {
-        return redirect(301, &format!("{api_root}/"), query, &method);
+        return Target::Answer(redirect(301, &format!("{api_root}/"), query, method));
     }
     if *cleaned != *path {
-        return redirect(301, &cleaned, query, &method);
+        return Target::Answer(redirect(301, &cleaned, query, method));
     }
-    let peer = parts.extensions.get::<ConnectionInfo>().map(|c| c.peer);
-    let encoding = ContentEncoding::from_headers(&parts.headers);
     if let Some(rest) = path
         .strip_prefix(api_root.as_str())
         .filter(|r| r.starts_with('/'))
     {
         return match app.routes.api.route(method.as_str(), rest) {
-            Decision::Handle(route, params) => {
-                let context = RequestContext {
-                    method,
-                    uri: parts.uri,
-                    headers: parts.headers,
-                    params,
-                    encoding,
-                    peer,
-                    principal,
-                };
-                let result = match route {
-                    ApiRoute::Options => Ok(api::options()),
-                    ApiRoute::Status => Ok(api::status(state)),
-                    ApiRoute::Metrics => api::metrics(state).await,
-                    ApiRoute::Wipe => admin::wipe(state).await,
-                };
-                let response = api::with_cors(respond(state, &context, result));
-                state.own().count_request(
-                    route.instrumented_as(),
-                    response.status().as_u16(),
-                    context.method.as_str(),
-                );
-                response
-            }
+            Decision::Handle(route, params) => Target::Handle(Handler::Api(route), params),
             // The Go gateway's API router drops the mount point from its
             // redirects (a bug); ours keep it.
             Decision::Redirect(code, to) => {
-                redirect(code, &format!("{api_root}{to}"), query, &method)
+                Target::Answer(redirect(code, &format!("{api_root}{to}"), query, method))
             }
-            other => undecided(other),
+            other => Target::Answer(undecided(other)),
         };
     }
-
-    // The main router sits behind Go's body decoding, which reads a gzip
-    // header before routing.
-    let config = state.config();
     let body = if encoding == ContentEncoding::Gzip {
+        let config = state.config();
         let read = body::read_body(
             body,
             &parts.headers,
@@ -305,33 +321,49 @@ async fn route(app: &App, request: Request, principal: Principal) -> Response {
                 if let Some(flag) = e.limit_flag() {
                     state.own().count_refusal(flag);
                 }
-                return e.into_response();
+                return Target::Answer(e.into_response());
             }
         }
     } else {
         BodySource::Pending(body)
     };
+    match app.routes.main.route(method.as_str(), &path) {
+        Decision::Handle(route, params) => Target::Handle(Handler::Main(route, body), params),
+        Decision::Redirect(code, to) => Target::Answer(redirect(code, &to, query, method)),
+        other => Target::Answer(undecided(other)),
+    }
+}
 
-    let (route, params) = match app.routes.main.route(method.as_str(), &path) {
-        Decision::Handle(route, params) => (route, params),
-        Decision::Redirect(code, to) => return redirect(code, &to, query, &method),
-        other => return undecided(other),
+/// Calls an API handler; counts the request.
+async fn serve_api(state: &AppState, context: &RequestContext, route: ApiRoute) -> Response {
+    let result = match route {
+        ApiRoute::Options => Ok(api::options()),
+        ApiRoute::Status => Ok(api::status(state)),
+        ApiRoute::Metrics => api::metrics(state).await,
+        ApiRoute::Wipe => admin::wipe(state).await,
     };
-    let context = RequestContext {
-        method,
-        uri: parts.uri,
-        headers: parts.headers,
-        params,
-        encoding,
-        peer,
-        principal,
-    };
+    let response = api::with_cors(respond(state, context, result));
+    state.own().count_request(
+        route.instrumented_as(),
+        response.status().as_u16(),
+        context.method.as_str(),
+    );
+    response
+}
+
+/// Calls a main handler; counts the request, and times and sizes pushes.
+async fn serve_main(
+    state: &AppState,
+    context: &RequestContext,
+    route: Route,
+    body: BodySource,
+) -> Response {
     let started = Instant::now();
     let result = match route {
         Route::Healthy | Route::Ready => Ok(lifecycle::ok()),
         Route::Metrics => crate::scrape::scrape(state, &context.headers),
-        Route::Push(mode, job) => push::push(state, &context, body, mode, job).await,
-        Route::Delete(job) => push::delete(state, &context, job).await,
+        Route::Push(mode, job) => push::push(state, context, body, mode, job).await,
+        Route::Delete(job) => push::delete(state, context, job).await,
         Route::Static => Ok(crate::ui::static_asset(context.param("filepath"))),
         Route::Status => Ok(crate::ui::status_page(state)),
         Route::Index => Ok(crate::ui::index_page(state, context.uri.query())),
@@ -339,7 +371,7 @@ async fn route(app: &App, request: Request, principal: Principal) -> Response {
         Route::Quit => lifecycle::quit(state),
         Route::QuitGet => Err(AppError::QuitNeedsPost),
     };
-    let response = respond(state, &context, result);
+    let response = respond(state, context, result);
     let own = state.own();
     if let Some(handler) = route.instrumented_as() {
         own.count_request(handler, response.status().as_u16(), context.method.as_str());

@@ -266,15 +266,7 @@ impl Store {
         at: PushTime,
     ) -> StoredFamily {
         let mut problems = Vec::new();
-        let f = prepare(
-            family,
-            key,
-            at,
-            self.options.names,
-            &self.hasher,
-            &mut Scratch::default(),
-            &mut problems,
-        );
+        let f = self.prepare_one(key, family, at, &mut problems);
         if !problems.is_empty() {
             tracing::warn!(group = %key, family = family.name.as_ref(), problems = %Problems::from(problems), "restored family does not pass today's checks; keeping it");
         }
@@ -612,15 +604,25 @@ impl Store {
                 timestamp_ms: None,
             }],
         };
-        let mut problems: Vec<Problem> = Vec::new();
+        self.prepare_one(key, &family, at, &mut Vec::new())
+    }
+
+    /// Prepares one family for `key` under this store's rules.
+    fn prepare_one<S: AsRef<str>>(
+        &self,
+        key: &GroupingKey,
+        family: &MetricFamily<S>,
+        at: PushTime,
+        problems: &mut Vec<Problem>,
+    ) -> StoredFamily {
         prepare(
-            &family,
+            family,
             key,
             at,
             self.options.names,
             &self.hasher,
             &mut Scratch::default(),
-            &mut problems,
+            problems,
         )
     }
 

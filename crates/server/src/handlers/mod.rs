@@ -7,3 +7,20 @@ pub(crate) mod admin;
 pub(crate) mod api;
 pub(crate) mod lifecycle;
 pub(crate) mod push;
+
+use store::{Ticket, WriteError, WriteKind};
+
+use crate::error::AppError;
+
+/// Waits until a store write of `kind` is durable: the end of every write
+/// handler, which answers only then.
+pub(crate) async fn durable(
+    stored: Result<Ticket, WriteError>,
+    kind: WriteKind,
+) -> Result<(), AppError> {
+    let ticket = stored.map_err(|e| AppError::from_write(kind, e))?;
+    ticket
+        .durable()
+        .await
+        .map_err(|source| AppError::NotPersisted { kind, source })
+}

@@ -9,7 +9,7 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 use bytes::Bytes;
-use store::{ConsistencyCheck, GroupingKey, PushMode, PushTime, Ticket, WriteKind};
+use store::{ConsistencyCheck, GroupingKey, PushMode, PushTime, Ticket, WriteError, WriteKind};
 
 use crate::body::{self, BodyFormat, BodySource, ContentEncoding, Families};
 use crate::context::RequestContext;
@@ -64,38 +64,34 @@ pub(crate) async fn push(
     };
     let inline = context.encoding.inflated_upper_bound(request.body.len()) <= INLINE_PUSH_LIMIT;
     let stored = if inline {
-        store_push(state, request)
+        store_push(state, request)?
     } else {
         let state = state.clone();
         tokio::task::spawn_blocking(move || store_push(&state, request))
             .await
-            .map_err(|_| AppError::Internal("the thread storing a push failed"))?
+            .map_err(|_| AppError::Internal("the thread storing a push failed"))??
     };
     let answer = match config.consistency {
         ConsistencyCheck::OnPush => StatusCode::OK,
         ConsistencyCheck::Off => StatusCode::ACCEPTED,
     };
-    let ticket = match stored {
-        Ok(ticket) => ticket,
+    match stored {
+        Ok(stored) => super::durable(Ok(stored), WriteKind::Push).await?,
         // Without the check the Go gateway accepts before it looks.
-        Err(AppError::Rejected(_)) if config.consistency == ConsistencyCheck::Off => {
-            return Ok(empty(answer))
-        }
-        Err(e) => return Err(e),
-    };
-    ticket
-        .durable()
-        .await
-        .map_err(|source| AppError::NotPersisted {
-            kind: WriteKind::Push,
-            source,
-        })?;
+        Err(WriteError::Rejected(_) | WriteError::Timestamps)
+            if config.consistency == ConsistencyCheck::Off => {}
+        Err(e) => return Err(AppError::from_write(WriteKind::Push, e)),
+    }
     Ok(empty(answer))
 }
 
 /// Decompresses, parses, checks limits and stores one push (synchronous;
-/// large pushes run it on a blocking thread).
-fn store_push(state: &AppState, request: PushRequest) -> Result<Ticket, AppError> {
+/// large pushes run it on a blocking thread). A request problem is an
+/// `AppError`; what the store says is left to the caller.
+fn store_push(
+    state: &AppState,
+    request: PushRequest,
+) -> Result<Result<Ticket, WriteError>, AppError> {
     let config = state.config();
     let limits = config.limits;
     let decoded = body::decompress(
@@ -108,11 +104,10 @@ fn store_push(state: &AppState, request: PushRequest) -> Result<Ticket, AppError
     limits.check(families.shape(&grouping), &request.key)?;
     let store = state.store();
     let (key, mode, at) = (request.key, request.mode, request.at);
-    let stored = match &families {
+    Ok(match &families {
         Families::Text(f) => store.push(key, f, mode, at),
         Families::Protobuf(f) => store.push(key, f, mode, at),
-    };
-    stored.map_err(|e| AppError::from_write(WriteKind::Push, e))
+    })
 }
 
 /// `DELETE` of a group, durably before answering.
@@ -127,16 +122,6 @@ pub(crate) async fn delete(
         context.param("labels"),
         state.config().names,
     )?;
-    let ticket = state
-        .store()
-        .delete(key)
-        .map_err(|e| AppError::from_write(WriteKind::Delete, e))?;
-    ticket
-        .durable()
-        .await
-        .map_err(|source| AppError::NotPersisted {
-            kind: WriteKind::Delete,
-            source,
-        })?;
+    super::durable(state.store().delete(key), WriteKind::Delete).await?;
     Ok(empty(StatusCode::ACCEPTED))
 }
