@@ -69,7 +69,14 @@ pub(crate) enum AppError {
         /// The limit.
         limit: u64,
     },
-    /// A write that could not be made durable.
+    /// `/-/ready` while writes are refused.
+    #[error("not ready: writes are refused because they cannot be persisted: {source}")]
+    NotReady {
+        /// Why (no file path).
+        source: LogError,
+    },
+    /// A write refused because it could not be made durable; nothing of it
+    /// is visible. Retry later: the gateway recovers by itself.
     #[error("the {kind} could not be persisted: {source}")]
     NotPersisted {
         /// What was being written.
@@ -117,10 +124,12 @@ impl AppError {
             AppError::Body(BodyError::Timeout) => StatusCode::REQUEST_TIMEOUT,
             AppError::Limit(e) if e.too_large() => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Limit(_) => StatusCode::BAD_REQUEST,
-            AppError::WebConfigInvalid
-            | AppError::NotPersisted { .. }
-            | AppError::Inconsistent(_)
-            | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::NotPersisted { .. } | AppError::NotReady { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            AppError::WebConfigInvalid | AppError::Inconsistent(_) | AppError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -213,6 +222,12 @@ impl IntoResponse for AppError {
                 );
                 r
             }
+            AppError::NotPersisted { .. } | AppError::NotReady { .. } => {
+                let mut r = http_error(status, &self);
+                r.headers_mut()
+                    .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+                r
+            }
             other => http_error(status, other),
         }
     }
@@ -243,8 +258,10 @@ mod tests {
                 location: "/var/lib/prometheus/pushgateway.data".into(),
             }),
         );
-        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let text = body(e.into_response());
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let response = e.into_response();
+        assert_eq!(response.headers()["retry-after"], "1");
+        let text = body(response);
         assert_eq!(
             text,
             "the push could not be persisted: writing the journal: No space left on device (os error 28)\n"

@@ -51,7 +51,7 @@ async fn run(config: flags::Config) -> ExitCode {
     };
     let interval = config.persistence_interval;
     let state = match &persistence {
-        Some(p) => server::AppState::with_store(config, p.store()),
+        Some(p) => server::AppState::with_persistence(config, p.clone()),
         None => server::AppState::new(config),
     };
     let state = match state {

@@ -10,15 +10,37 @@ use exposition::{LabelPair, Metric, MetricFamily, MetricType, Quantile, Summary,
 use parking_lot::Mutex;
 use store::{PushTime, StoredFamily};
 
+use crate::flags::Config;
+
 const BUILD_INFO: &str = "pushgateway_build_info";
 const REQUESTS: &str = "pushgateway_http_requests_total";
 const PUSH_DURATION: &str = "pushgateway_http_push_duration_seconds";
 const PUSH_SIZE: &str = "pushgateway_http_push_size_bytes";
 const REFUSALS: &str = "pushgateway_limit_refusals_total";
+const PERSISTENCE_FAILURES: &str = "pushgateway_persistence_failures_total";
+const WRITES_REFUSED: &str = "pushgateway_persistence_writes_refused";
+
+/// How persistence is doing, for its two metrics (shown only when
+/// `--persistence.file` is set).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PersistenceHealth {
+    /// Failed journal writes, recovery attempts and snapshots so far.
+    pub(crate) failures: u64,
+    /// Whether writes are refused now because they cannot be persisted.
+    pub(crate) refusing: bool,
+}
 
 /// Every family name the gateway exposes itself, with its type; pushed
 /// families may use these names only with the same type.
-pub(crate) fn own_family_types() -> Vec<(String, MetricType)> {
+pub(crate) fn own_family_types(config: &Config) -> Vec<(String, MetricType)> {
+    let persistence: &[(&str, MetricType)] = if config.persistence_file.is_empty() {
+        &[]
+    } else {
+        &[
+            (PERSISTENCE_FAILURES, MetricType::Counter),
+            (WRITES_REFUSED, MetricType::Gauge),
+        ]
+    };
     [
         ("process_cpu_seconds_total", MetricType::Counter),
         ("process_max_fds", MetricType::Gauge),
@@ -34,6 +56,7 @@ pub(crate) fn own_family_types() -> Vec<(String, MetricType)> {
         (REFUSALS, MetricType::Counter),
     ]
     .into_iter()
+    .chain(persistence.iter().copied())
     .map(|(n, t)| (n.to_string(), t))
     .collect()
 }
@@ -182,7 +205,7 @@ impl OwnMetrics {
     }
 
     /// The families to merge into a scrape.
-    pub(crate) fn families(&self) -> Vec<StoredFamily> {
+    pub(crate) fn families(&self, persistence: Option<PersistenceHealth>) -> Vec<StoredFamily> {
         let now = Instant::now();
         let at = PushTime::now();
         let mut families: Vec<MetricFamily<String>> = Vec::new();
@@ -270,6 +293,30 @@ impl OwnMetrics {
             unit: None,
             metrics: refusals,
         });
+        if let Some(health) = persistence {
+            families.push(MetricFamily {
+                name: PERSISTENCE_FAILURES.into(),
+                help: Some(
+                    "Failed writes of the persistence journal or snapshot, including attempts to recover."
+                        .into(),
+                ),
+                metric_type: MetricType::Counter,
+                unit: None,
+                metrics: vec![Metric {
+                    labels: Vec::new(),
+                    value: Value::Counter(exposition::Counter {
+                        value: health.failures as f64,
+                        ..Default::default()
+                    }),
+                    timestamp_ms: None,
+                }],
+            });
+            families.push(gauge_family(
+                WRITES_REFUSED,
+                "1 while writes are refused because they cannot be persisted, else 0.",
+                vec![(Vec::new(), if health.refusing { 1.0 } else { 0.0 })],
+            ));
+        }
         families
             .iter()
             .map(|f| StoredFamily::plain(f, at))
@@ -453,7 +500,7 @@ mod tests {
         let own = OwnMetrics::new();
         own.count_request("push", 200, "PUT");
         let names: Vec<String> = own
-            .families()
+            .families(None)
             .iter()
             .map(|f| f.name().to_string())
             .collect();

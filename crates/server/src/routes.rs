@@ -360,7 +360,8 @@ async fn serve_main(
 ) -> Response {
     let started = Instant::now();
     let result = match route {
-        Route::Healthy | Route::Ready => Ok(lifecycle::ok()),
+        Route::Healthy => Ok(lifecycle::healthy()),
+        Route::Ready => lifecycle::ready(state),
         Route::Metrics => crate::scrape::scrape(state, &context.headers),
         Route::Push(mode, job) => push::push(state, context, body, mode, job).await,
         Route::Delete(job) => push::delete(state, context, job).await,

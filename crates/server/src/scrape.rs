@@ -130,12 +130,12 @@ pub(crate) fn scrape(state: &AppState, headers: &HeaderMap) -> Result<Response, 
     let gzip = accepts_gzip(headers);
     let snapshot = state.store().snapshot();
     if state.config().consistency == ConsistencyCheck::Off {
-        let own_types = crate::own::own_family_types();
+        let own_types = crate::own::own_family_types(state.config());
         snapshot
             .check_consistency(&own_types)
             .map_err(AppError::Inconsistent)?;
     }
-    let own = state.own().families();
+    let own = state.own().families(state.persistence_health());
     let (tx, rx) = mpsc::channel(8);
     tokio::task::spawn_blocking(move || {
         let mut sink = ChunkSink::new(tx, gzip);

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use store::{PushTime, Store, StoreOptions};
+use store::{Persistence, PushTime, Store, StoreOptions};
 use tokio::sync::watch;
 
 use crate::auth::BasicAuth;
@@ -17,6 +17,7 @@ struct Inner {
     web: Option<Arc<WebConfigHandle>>,
     auth: BasicAuth,
     store: Arc<Store>,
+    persistence: Option<Arc<Persistence>>,
     own: OwnMetrics,
     started: PushTime,
     shutdown: watch::Sender<bool>,
@@ -36,8 +37,25 @@ impl AppState {
         AppState::with_store(config, store)
     }
 
-    /// State around an existing store (restored from disk, for example).
+    /// State around a store restored from `--persistence.file`, whose
+    /// health the gateway reports.
+    pub fn with_persistence(
+        config: Config,
+        persistence: Arc<Persistence>,
+    ) -> Result<AppState, WebConfigError> {
+        AppState::build(config, persistence.store(), Some(persistence))
+    }
+
+    /// State around an existing store.
     pub fn with_store(config: Config, store: Arc<Store>) -> Result<AppState, WebConfigError> {
+        AppState::build(config, store, None)
+    }
+
+    fn build(
+        config: Config,
+        store: Arc<Store>,
+        persistence: Option<Arc<Persistence>>,
+    ) -> Result<AppState, WebConfigError> {
         let web = if config.web_config_file.is_empty() {
             None
         } else {
@@ -50,6 +68,7 @@ impl AppState {
                 web,
                 auth: BasicAuth::new(),
                 store,
+                persistence,
                 own: OwnMetrics::new(),
                 started: PushTime::now(),
                 shutdown,
@@ -77,6 +96,15 @@ impl AppState {
     /// A handle on the store that outlives the state.
     pub fn store_handle(&self) -> Arc<Store> {
         self.inner.store.clone()
+    }
+
+    /// How persistence is doing, when `--persistence.file` is set.
+    pub(crate) fn persistence_health(&self) -> Option<crate::own::PersistenceHealth> {
+        let p = self.inner.persistence.as_deref()?;
+        Some(crate::own::PersistenceHealth {
+            failures: p.failures(),
+            refusing: p.refusing().is_some(),
+        })
     }
 
     /// The web config, when `--web.config.file` is set.
@@ -114,7 +142,7 @@ pub fn store_options(config: &Config) -> StoreOptions {
     StoreOptions {
         consistency: config.consistency,
         names: config.names,
-        own_families: crate::own::own_family_types(),
+        own_families: crate::own::own_family_types(config),
         max_groups: config.limits.max_groups,
     }
 }

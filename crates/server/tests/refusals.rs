@@ -183,7 +183,7 @@ fn full() -> LogError {
 }
 
 #[tokio::test]
-async fn writes_that_cannot_be_persisted_answer_500_without_a_path() {
+async fn writes_that_cannot_be_persisted_answer_503_to_retry_without_a_path() {
     let config = match server::flags::parse(["--web.enable-admin-api"]) {
         Ok(server::flags::Parsed::Run(c)) => *c,
         other => panic!("{other:?}"),
@@ -200,13 +200,18 @@ async fn writes_that_cannot_be_persisted_answer_500_without_a_path() {
         ("PUT", "/api/v1/admin/wipe", "wipe"),
     ] {
         let reply = send(&app, method, path, "x 1\n", &[]).await;
-        assert_eq!(reply.status, 500, "{method} {path}");
+        assert_eq!(reply.status, 503, "{method} {path}");
+        assert_eq!(reply.headers["retry-after"], "1", "{method} {path}");
         assert_eq!(
             reply.body,
             format!("the {what} could not be persisted: writing the journal: No space left on device (os error 28)\n")
         );
         assert!(!reply.body.contains("/var/lib"));
     }
+    let ready = send(&app, "GET", "/-/ready", "", &[]).await;
+    assert_eq!(ready.status, 503, "not ready while writes are refused");
+    assert!(!ready.body.contains("/var/lib"), "{}", ready.body);
+    assert_eq!(send(&app, "GET", "/-/healthy", "", &[]).await.status, 200);
     let scrape = send(&app, "GET", "/metrics", "", &[]).await;
     assert_eq!(scrape.status, 200, "reads keep serving");
     assert!(

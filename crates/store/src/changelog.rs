@@ -133,21 +133,50 @@ impl ChangeLog for MemoryLog {
     fn compact(&self, _through: Position) {}
 }
 
-/// How far a log has made its records durable, or why it stopped: what a
-/// log reports and its tickets wait on.
+/// How far a log has made its records durable, and whether it stopped:
+/// what a log reports and its tickets wait on.
+///
+/// A failure does not undo what was durable before it: a ticket at or
+/// before [`Progress::durable_through`] resolves as durable even after the
+/// log failed, so that a write that reached the disk is never answered as
+/// refused (a restart would bring it back).
 #[derive(Debug)]
 pub struct Progress {
-    flushed: Mutex<Result<Position, LogError>>,
+    state: Mutex<Flushed>,
     changed: Condvar,
-    watch: watch::Sender<Result<Position, LogError>>,
+    watch: watch::Sender<Flushed>,
+}
+
+/// What a [`Progress`] knows.
+#[derive(Debug, Clone)]
+struct Flushed {
+    /// Every record up to here is durable.
+    through: Position,
+    /// Set once records after `through` may never become durable.
+    failure: Option<LogError>,
+}
+
+impl Flushed {
+    /// The outcome for the record at `position`, once there is one.
+    fn outcome(&self, position: Position) -> Option<Result<(), LogError>> {
+        if self.through >= position {
+            Some(Ok(()))
+        } else {
+            self.failure.clone().map(Err)
+        }
+    }
 }
 
 impl Progress {
     /// Progress with everything up to `position` durable.
     pub fn new(position: Position) -> Arc<Progress> {
-        let (watch, _) = watch::channel(Ok(position));
+        let start = Flushed {
+            through: position,
+            failure: None,
+        };
+        let (watch, _) = watch::channel(start.clone());
         Arc::new(Progress {
-            flushed: Mutex::new(Ok(position)),
+            state: Mutex::new(start),
             changed: Condvar::new(),
             watch,
         })
@@ -155,19 +184,44 @@ impl Progress {
 
     /// Reports that every record up to `position` is durable.
     pub fn flushed(&self, position: Position) {
-        self.report(Ok(position));
+        self.report(|state| state.through = state.through.max(position));
     }
 
     /// Reports that records after the last flushed position may never
     /// become durable.
     pub fn failed(&self, error: LogError) {
-        self.report(Err(error));
+        self.report(|state| state.failure = Some(error));
     }
 
-    fn report(&self, state: Result<Position, LogError>) {
-        *self.flushed.lock() = state.clone();
+    /// Every record up to this position is durable.
+    pub fn durable_through(&self) -> Position {
+        self.state.lock().through
+    }
+
+    /// Waits until a position after `position` is durable, the log fails,
+    /// or `timeout` passes; returns how far the log is, or why it stopped.
+    pub fn wait_past(
+        &self,
+        position: Position,
+        timeout: std::time::Duration,
+    ) -> Result<Position, LogError> {
+        let mut state = self.state.lock();
+        if state.through <= position && state.failure.is_none() {
+            let _ = self.changed.wait_for(&mut state, timeout);
+        }
+        match &state.failure {
+            Some(e) => Err(e.clone()),
+            None => Ok(state.through),
+        }
+    }
+
+    fn report(&self, change: impl FnOnce(&mut Flushed)) {
+        let mut state = self.state.lock();
+        change(&mut state);
+        let now = state.clone();
+        drop(state);
         self.changed.notify_all();
-        let _previous = self.watch.send_replace(state);
+        let _previous = self.watch.send_replace(now);
     }
 }
 
@@ -211,6 +265,19 @@ impl Ticket {
         }
     }
 
+    /// The position of the record this ticket waits for, if it waits.
+    pub fn pending_position(&self) -> Option<Position> {
+        match &self.state {
+            TicketState::Pending { position, .. } => Some(*position),
+            _ => None,
+        }
+    }
+
+    /// Whether the log refused the record outright.
+    pub fn is_failed(&self) -> bool {
+        matches!(self.state, TicketState::Failed(_))
+    }
+
     /// Waits until the change is durable.
     pub async fn durable(self) -> Result<(), LogError> {
         match self.state {
@@ -218,14 +285,11 @@ impl Ticket {
             TicketState::Failed(e) => Err(e),
             TicketState::Pending { position, progress } => {
                 let mut rx = progress.watch.subscribe();
-                let outcome = rx
-                    .wait_for(|state| state.as_ref().map_or(true, |&p| p >= position))
+                let state = rx
+                    .wait_for(|state| state.outcome(position).is_some())
                     .await
                     .map_err(|_| LogError::Closed)?;
-                match &*outcome {
-                    Ok(_) => Ok(()),
-                    Err(e) => Err(e.clone()),
-                }
+                state.outcome(position).unwrap_or(Err(LogError::Closed))
             }
         }
     }
@@ -236,13 +300,12 @@ impl Ticket {
             TicketState::Durable => Ok(()),
             TicketState::Failed(e) => Err(e),
             TicketState::Pending { position, progress } => {
-                let mut flushed = progress.flushed.lock();
+                let mut state = progress.state.lock();
                 loop {
-                    match &*flushed {
-                        Ok(p) if *p >= position => return Ok(()),
-                        Err(e) => return Err(e.clone()),
-                        Ok(_) => progress.changed.wait(&mut flushed),
+                    if let Some(outcome) = state.outcome(position) {
+                        return outcome;
                     }
+                    progress.changed.wait(&mut state);
                 }
             }
         }
@@ -291,5 +354,18 @@ mod tests {
             "no path for clients"
         );
         assert!(error.detail().contains("/var/lib/x.wal"));
+    }
+
+    #[test]
+    fn what_was_durable_before_a_failure_stays_durable() {
+        let progress = Progress::new(0);
+        progress.flushed(2);
+        progress.failed(LogError::Closed);
+        assert_eq!(Ticket::pending(2, progress.clone()).wait(), Ok(()));
+        assert_eq!(
+            Ticket::pending(3, progress.clone()).wait(),
+            Err(LogError::Closed)
+        );
+        assert_eq!(progress.durable_through(), 2);
     }
 }

@@ -20,9 +20,11 @@
 //!   `_sum`/`_bucket` collisions) runs against an incremental index, so a
 //!   push costs O(size of the push), not O(size of the store); refusals
 //!   are [`Problems`] worded as Go words them.
-//! - Each applied local write goes to the store's [`ChangeLog`] in apply
-//!   order and yields a [`Ticket`] to await; a log that cannot take writes
-//!   fences the store ([`WriteError::Log`]).
+//! - Each local write goes to the store's [`ChangeLog`] in apply order and
+//!   yields a [`Ticket`]; readers see the write only once it is durable
+//!   ([`Store::durable`] waits for that), a write the log loses is never
+//!   seen, and while the log cannot make writes durable the store refuses
+//!   them before applying them ([`WriteError::Log`]).
 //! - [`Store::snapshot`] gives readers a [`Snapshot`];
 //!   [`Snapshot::write_exposition`] streams the merged scrape from the
 //!   pre-encoded bytes.
@@ -32,7 +34,8 @@
 //! let store = Store::new(StoreOptions::default());
 //! let families = exposition::parse_text(b"# TYPE jobs_done counter\njobs_done 3\n")?;
 //! let key = GroupingKey::new([("job", "nightly")]);
-//! store.push(key, &families, PushMode::Replace, PushTime::from_nanos(1))?.wait()?;
+//! let ticket = store.push(key, &families, PushMode::Replace, PushTime::from_nanos(1))?;
+//! store.wait(ticket)?;
 //! let mut out = Vec::new();
 //! store.snapshot().write_exposition(&[], Encoding::Text, &mut |b| out.extend_from_slice(b));
 //! let text = String::from_utf8(out)?;
@@ -63,7 +66,7 @@ pub use persist::{
 pub use problem::{Problem, Problems};
 pub use scrape::Encoding;
 pub use store::{
-    ConsistencyCheck, Group, Snapshot, Store, StoreOptions, PUSH_FAILURE_TIME_METRIC,
+    ConsistencyCheck, Group, Rejected, Snapshot, Store, StoreOptions, PUSH_FAILURE_TIME_METRIC,
     PUSH_TIME_METRIC,
 };
 pub use time::PushTime;

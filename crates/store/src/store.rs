@@ -9,14 +9,15 @@
 //! groups, so a scrape never waits for a push's preparation and a push never
 //! waits for a scrape's encoding.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use exposition::{LabelPair, Metric, MetricFamily, MetricType, NameValidation, Value};
+use hashbrown::HashMap;
 use parking_lot::{Mutex, RwLock};
 
-use crate::changelog::{ChangeLog, MemoryLog, Position, Ticket};
+use crate::changelog::{ChangeLog, LogError, MemoryLog, Position, Ticket};
 use crate::error::WriteError;
 use crate::family::{prepare, Scratch, SeriesHasher, StoredFamily};
 use crate::index::{Change, Index};
@@ -134,6 +135,30 @@ impl Group {
     }
 }
 
+/// A push the store refused, and the record of its failure: the group's
+/// `push_failure_time_seconds`, which becomes visible once `recorded` is
+/// durable (wait for it with [`Store::durable`] before answering, so that
+/// the client reads it back).
+#[derive(Debug)]
+pub struct Rejected {
+    /// Why the push was refused.
+    pub error: WriteError,
+    /// The record of the failure (already durable when nothing was recorded).
+    pub recorded: Ticket,
+}
+
+impl std::fmt::Display for Rejected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for Rejected {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
 /// Why a write was not applied as asked.
 enum Refusal {
     /// Nothing changed.
@@ -143,13 +168,41 @@ enum Refusal {
     Inconsistent(Problems),
 }
 
+/// A change to the groups readers see.
+enum Publication {
+    Put(GroupingKey, Arc<Group>),
+    Remove(GroupingKey),
+    Wipe,
+}
+
+/// What writers work on, under the write lock: the consistency index, and
+/// the groups as the latest writes left them. Writes the change log has not
+/// made durable yet are kept here, out of readers' sight, until it has; if
+/// it cannot, they are dropped, and readers never saw them.
+struct WriteSide {
+    index: Index,
+    /// Groups changed by writes not yet durable: the latest version of each
+    /// (`None`: deleted) with the position of the write that made it.
+    unpublished: HashMap<GroupingKey, (Position, Option<Arc<Group>>), foldhash::fast::RandomState>,
+    /// A wipe not yet durable hides every group readers see from writers.
+    wiped_at: Option<Position>,
+    /// Those writes' changes in log order, to publish once durable.
+    queue: VecDeque<(Position, Publication)>,
+    /// How many groups writers see.
+    group_count: usize,
+    /// The changes of the write being applied.
+    staged: Vec<Publication>,
+}
+
 /// The Pushgateway's metric store.
 pub struct Store {
     options: StoreOptions,
     hasher: SeriesHasher,
     log: Arc<dyn ChangeLog>,
-    /// The write lock; it guards the index and orders appends to the log.
-    index: Mutex<Index>,
+    /// The write lock; it guards the write side and orders appends to the
+    /// log.
+    write: Mutex<WriteSide>,
+    /// The groups readers see: every durable write, and only those.
     groups: RwLock<BTreeMap<GroupingKey, Arc<Group>>>,
     changes: AtomicU64,
 }
@@ -162,15 +215,19 @@ impl Store {
 
     /// An empty store whose local writes go to `log`.
     pub fn with_change_log(options: StoreOptions, log: Arc<dyn ChangeLog>) -> Store {
-        let mut index = Index::default();
-        for (name, t) in &options.own_families {
-            index.reserve(name, *t);
-        }
+        let index = empty_index(&options);
         Store {
             options,
             hasher: SeriesHasher::default(),
             log,
-            index: Mutex::new(index),
+            write: Mutex::new(WriteSide {
+                index,
+                unpublished: HashMap::default(),
+                wiped_at: None,
+                queue: VecDeque::new(),
+                group_count: 0,
+                staged: Vec::new(),
+            }),
             groups: RwLock::new(BTreeMap::new()),
             changes: AtomicU64::new(0),
         }
@@ -194,22 +251,25 @@ impl Store {
         families: &[MetricFamily<S>],
         mode: PushMode,
         at: PushTime,
-    ) -> Result<Ticket, WriteError> {
+    ) -> Result<Ticket, Rejected> {
         match self.prepare(&key, families, at) {
-            Ok(families) => self.apply(
-                Write::Push {
+            Ok(families) => {
+                let push = Write::Push {
                     key,
                     families,
                     mode,
                     at,
-                },
-                Origin::Local,
-            ),
-            Err(e) => {
+                };
+                self.apply_recording(push, Origin::Local)
+                    .map_err(|(error, recorded)| Rejected { error, recorded })
+            }
+            Err(error) => {
                 // The push is refused whatever happens to the record of its
                 // failure (a fenced log refuses that too).
-                let _ = self.apply(Write::Fail { key, at }, Origin::Local);
-                Err(e)
+                let recorded = self
+                    .apply(Write::Fail { key, at }, Origin::Local)
+                    .unwrap_or_else(|_| Ticket::done());
+                Err(Rejected { error, recorded })
             }
         }
     }
@@ -290,6 +350,17 @@ impl Store {
     /// appended to the change log, in apply order, and the ticket tells when
     /// it is durable. A write from the log is applied and not appended.
     pub fn apply(&self, write: Write, origin: Origin) -> Result<Ticket, WriteError> {
+        self.apply_recording(write, origin)
+            .map_err(|(error, _)| error)
+    }
+
+    /// [`Store::apply`], also handing back, for a push refused as
+    /// inconsistent, the ticket of the recorded failure.
+    fn apply_recording(
+        &self,
+        write: Write,
+        origin: Origin,
+    ) -> Result<Ticket, (WriteError, Ticket)> {
         let record = match origin {
             Origin::Local => Some(self.log.encode(&write)),
             Origin::Log => None,
@@ -298,9 +369,11 @@ impl Store {
             Origin::Local => self.options.max_groups,
             Origin::Log => u64::MAX,
         };
-        let mut index = self.index.lock();
+        let mut side = self.write.lock();
         if origin == Origin::Local {
-            self.log.check()?;
+            self.log
+                .check()
+                .map_err(|e| (WriteError::Log(e), Ticket::done()))?;
         }
         let outcome = match write {
             Write::Push {
@@ -308,71 +381,237 @@ impl Store {
                 families,
                 mode,
                 at,
-            } => match self.apply_push(&mut index, &key, families, mode, at, max_groups) {
+            } => match self.apply_push(&mut side, &key, families, mode, at, max_groups) {
                 Err(Refusal::Inconsistent(problems)) => {
-                    self.record_failure(&mut index, key.clone(), at, max_groups);
+                    self.record_failure(&mut side, key.clone(), at, max_groups);
                     self.changes.fetch_add(1, Ordering::Relaxed);
-                    if origin == Origin::Local {
+                    let ticket = match origin {
                         // The record of the failure replaces the push's.
-                        let failure = self.log.encode(&Write::Fail { key, at });
-                        drop(self.log.append(failure));
-                    }
-                    return Err(WriteError::Rejected(problems));
+                        Origin::Local => self.log.append(self.log.encode(&Write::Fail { key, at })),
+                        Origin::Log => Ticket::done(),
+                    };
+                    self.settle(&mut side, &ticket);
+                    return Err((WriteError::Rejected(problems), ticket));
                 }
                 other => other,
             },
             Write::Fail { key, at } => {
-                self.record_failure(&mut index, key, at, max_groups);
+                self.record_failure(&mut side, key, at, max_groups);
                 Ok(())
             }
             Write::Delete { key } => {
-                let removed = self.groups.write().remove(&key);
-                if let Some(group) = removed {
+                if let Some(group) = self.current(&side, &key) {
                     if self.checks() {
                         for f in group.families() {
-                            index.remove(f);
+                            side.index.remove(f);
                         }
                     }
+                    side.group_count -= 1;
+                    side.staged.push(Publication::Remove(key));
                 }
                 Ok(())
             }
             Write::Wipe => {
-                let old = std::mem::take(&mut *self.groups.write());
-                index.clear();
-                // Free the groups outside the readers' lock.
-                drop(old);
+                side.index.clear();
+                side.group_count = 0;
+                side.staged.push(Publication::Wipe);
                 Ok(())
             }
             Write::Restore(image) => {
-                self.restore(&mut index, image);
+                self.restore(&mut side, image);
                 Ok(())
             }
         };
         match outcome {
             Ok(()) => {
                 self.changes.fetch_add(1, Ordering::Relaxed);
-                Ok(match record {
+                let ticket = match record {
                     Some(record) => self.log.append(record),
                     None => Ticket::done(),
-                })
+                };
+                self.settle(&mut side, &ticket);
+                Ok(ticket)
             }
-            Err(Refusal::Refused(e)) => Err(e),
-            Err(Refusal::Inconsistent(problems)) => Err(WriteError::Rejected(problems)),
+            Err(Refusal::Refused(e)) => {
+                side.staged.clear();
+                Err((e, Ticket::done()))
+            }
+            Err(Refusal::Inconsistent(problems)) => {
+                Err((WriteError::Rejected(problems), Ticket::done()))
+            }
         }
     }
 
-    /// The groups and the change-log position they reflect, taken
-    /// atomically (for snapshots).
+    /// Settles the staged changes of the write just appended: shown to
+    /// readers at once when it is durable already, kept back until it is
+    /// when the log will say so later, and dropped (with everything not yet
+    /// durable) when the log could not take it.
+    fn settle(&self, side: &mut WriteSide, ticket: &Ticket) {
+        let staged = std::mem::take(&mut side.staged);
+        if ticket.is_failed() {
+            // The staged changes are already in the writers' index: build
+            // it again without them. Earlier writes still waiting may have
+            // been durable before the log failed; whoever learns how far it
+            // got decides their fate (`discard_after`).
+            drop(staged);
+            self.rebuild_writer_view(side);
+        } else if let Some(position) = ticket.pending_position() {
+            for change in staged {
+                match &change {
+                    Publication::Put(key, group) => {
+                        side.unpublished
+                            .insert(key.clone(), (position, Some(group.clone())));
+                    }
+                    Publication::Remove(key) => {
+                        side.unpublished.insert(key.clone(), (position, None));
+                    }
+                    Publication::Wipe => {
+                        side.unpublished.clear();
+                        side.wiped_at = Some(position);
+                    }
+                }
+                side.queue.push_back((position, change));
+            }
+        } else {
+            let mut groups = self.groups.write();
+            let replaced: Vec<_> = staged
+                .into_iter()
+                .map(|change| publish_change(&mut groups, change))
+                .collect();
+            drop(groups);
+            // Free replaced groups outside the readers' lock.
+            drop(replaced);
+        }
+    }
+
+    /// Shows readers every write up to `through`, which the change log has
+    /// made durable. Whoever learns of durability may call this: the writer
+    /// that waited for it, or a watcher of the log for writers that left.
+    pub fn publish(&self, through: Position) {
+        let mut side = self.write.lock();
+        self.publish_locked(&mut side, through);
+    }
+
+    fn publish_locked(&self, side: &mut WriteSide, through: Position) {
+        if side.queue.front().is_none_or(|(p, _)| *p > through) {
+            return;
+        }
+        let mut groups = self.groups.write();
+        let mut replaced = Vec::new();
+        while side.queue.front().is_some_and(|(p, _)| *p <= through) {
+            if let Some((_, change)) = side.queue.pop_front() {
+                replaced.push(publish_change(&mut groups, change));
+            }
+        }
+        drop(groups);
+        side.unpublished.retain(|_, (p, _)| *p > through);
+        if side.wiped_at.is_some_and(|p| p <= through) {
+            side.wiped_at = None;
+        }
+        // Free replaced groups outside the readers' lock.
+        drop(replaced);
+    }
+
+    /// The change log failed after making every write up to `durable_through`
+    /// durable: shows those to readers and drops every later one, which it
+    /// can no longer make durable, so writers see what readers see again.
+    pub fn discard_after(&self, durable_through: Position) {
+        let mut side = self.write.lock();
+        self.publish_locked(&mut side, durable_through);
+        side.staged.clear();
+        if side.queue.is_empty() && side.unpublished.is_empty() && side.wiped_at.is_none() {
+            return;
+        }
+        side.queue.clear();
+        side.unpublished.clear();
+        side.wiped_at = None;
+        self.rebuild_writer_view(&mut side);
+    }
+
+    /// Builds the writers' index and group count again from what readers
+    /// see overlaid with the writes still waiting to be durable.
+    fn rebuild_writer_view(&self, side: &mut WriteSide) {
+        let groups = self.groups.read();
+        let mut index = empty_index(&self.options);
+        let mut count = 0;
+        let checks = self.checks();
+        let mut take = |group: &Group| {
+            count += 1;
+            if checks {
+                for f in group.families() {
+                    index.add(f);
+                }
+            }
+        };
+        if side.wiped_at.is_none() {
+            for (key, group) in groups.iter() {
+                if !side.unpublished.contains_key(key) {
+                    take(group);
+                }
+            }
+        }
+        for group in side.unpublished.values().filter_map(|(_, g)| g.as_deref()) {
+            take(group);
+        }
+        drop(groups);
+        side.index = index;
+        side.group_count = count;
+        self.changes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Waits until a write is durable, then shows it to readers (so that
+    /// whoever made it reads it back).
+    pub async fn durable(&self, ticket: Ticket) -> Result<(), LogError> {
+        let position = ticket.pending_position();
+        ticket.durable().await?;
+        if let Some(position) = position {
+            self.publish(position);
+        }
+        Ok(())
+    }
+
+    /// [`Store::durable`], blocking.
+    pub fn wait(&self, ticket: Ticket) -> Result<(), LogError> {
+        let position = ticket.pending_position();
+        ticket.wait()?;
+        if let Some(position) = position {
+            self.publish(position);
+        }
+        Ok(())
+    }
+
+    /// The group as writers see it.
+    fn current(&self, side: &WriteSide, key: &GroupingKey) -> Option<Arc<Group>> {
+        match side.unpublished.get(key) {
+            Some((_, group)) => group.clone(),
+            None if side.wiped_at.is_some() => None,
+            None => self.groups.read().get(key).cloned(),
+        }
+    }
+
+    /// The groups readers see and the change-log position they reflect,
+    /// taken atomically (for snapshots): writes not yet durable are not in
+    /// them, and the position stops before the first of those.
     pub fn checkpoint(&self) -> (Snapshot, Position) {
-        let _writes = self.index.lock();
-        let snapshot = self.snapshot();
-        (snapshot, self.log.checkpoint())
+        let side = self.write.lock();
+        let logged = self.log.checkpoint();
+        let position = match side.queue.front() {
+            Some((first, _)) => first.saturating_sub(1),
+            None => logged,
+        };
+        (self.snapshot(), position)
     }
 
     /// Tells the change log that a durable snapshot holds everything up to
     /// `through`.
     pub fn compact_log(&self, through: Position) {
         self.log.compact(through);
+    }
+
+    /// Whether the store takes writes now: it refuses them while its change
+    /// log cannot make them durable.
+    pub fn writable(&self) -> Result<(), LogError> {
+        self.log.check()
     }
 
     /// How many writes have been applied (for "changed since" checks).
@@ -386,15 +625,15 @@ impl Store {
 
     fn apply_push(
         &self,
-        index: &mut Index,
+        side: &mut WriteSide,
         key: &GroupingKey,
         pushed: Vec<Arc<StoredFamily>>,
         mode: PushMode,
         at: PushTime,
         max_groups: u64,
     ) -> Result<(), Refusal> {
-        let old = self.groups.read().get(key).cloned();
-        if old.is_none() && self.group_count() as u64 >= max_groups {
+        let old = self.current(side, key);
+        if old.is_none() && side.group_count as u64 >= max_groups {
             return Err(Refusal::Refused(WriteError::TooManyGroups {
                 limit: max_groups,
             }));
@@ -443,11 +682,11 @@ impl Store {
         }
         let change = Change::new(removed, added);
         if self.checks() {
-            let problems = index.check(&change);
+            let problems = side.index.check(&change);
             if !problems.is_empty() {
                 return Err(Refusal::Inconsistent(problems.into()));
             }
-            index.apply(&change);
+            side.index.apply(&change);
         }
         drop(change);
 
@@ -463,9 +702,11 @@ impl Store {
             push_time: at,
             failure_time,
         };
-        let previous = self.groups.write().insert(key.clone(), Arc::new(group));
-        // Free the replaced group outside the readers' lock.
-        drop(previous);
+        if old.is_none() {
+            side.group_count += 1;
+        }
+        side.staged
+            .push(Publication::Put(key.clone(), Arc::new(group)));
         Ok(())
     }
 
@@ -473,13 +714,20 @@ impl Store {
     /// group (with a zero `push_time_seconds`) if it does not exist, unless
     /// that would exceed `max_groups` or its gauges would collide with
     /// stored series (which would make the store inconsistent).
-    fn record_failure(&self, index: &mut Index, key: GroupingKey, at: PushTime, max_groups: u64) {
-        let old = self.groups.read().get(&key).cloned();
+    fn record_failure(
+        &self,
+        side: &mut WriteSide,
+        key: GroupingKey,
+        at: PushTime,
+        max_groups: u64,
+    ) {
+        let old = self.current(side, &key);
         let previous = old
             .as_ref()
             .and_then(|g| g.family(PUSH_FAILURE_TIME_METRIC));
         let failure = Arc::new(self.time_gauge(&key, PUSH_FAILURE_TIME_METRIC, at, at, previous));
         let check = self.checks();
+        let existed = old.is_some();
         let group = match old {
             Some(old) => {
                 let mut families: Vec<Arc<StoredFamily>> = old
@@ -490,9 +738,9 @@ impl Store {
                     .collect();
                 if check {
                     if let Some(previous) = old.family(PUSH_FAILURE_TIME_METRIC) {
-                        index.remove(previous);
+                        side.index.remove(previous);
                     }
-                    index.add(&failure);
+                    side.index.add(&failure);
                 }
                 families.push(failure);
                 families.sort_by(|a, b| a.name().cmp(b.name()));
@@ -504,7 +752,7 @@ impl Store {
                 }
             }
             None => {
-                if self.group_count() as u64 >= max_groups {
+                if side.group_count as u64 >= max_groups {
                     tracing::debug!(group = %key, "not creating a group for a failed push: the store holds its most groups");
                     return;
                 }
@@ -516,12 +764,12 @@ impl Store {
                     None,
                 ));
                 if check {
-                    if !index.series_free(&push) || !index.series_free(&failure) {
+                    if !side.index.series_free(&push) || !side.index.series_free(&failure) {
                         tracing::debug!(group = %key, "not creating a group for a failed push: its gauges would collide");
                         return;
                     }
-                    index.add(&push);
-                    index.add(&failure);
+                    side.index.add(&push);
+                    side.index.add(&failure);
                 }
                 let mut families = vec![failure, push];
                 families.sort_by(|a, b| a.name().cmp(b.name()));
@@ -533,12 +781,15 @@ impl Store {
                 }
             }
         };
-        self.groups.write().insert(key, Arc::new(group));
+        if !existed {
+            side.group_count += 1;
+        }
+        side.staged.push(Publication::Put(key, Arc::new(group)));
     }
 
     /// Installs a group as a snapshot kept it. A group that does not fit the
     /// others is kept (and logged): it was accepted once.
-    fn restore(&self, index: &mut Index, image: GroupImage) {
+    fn restore(&self, side: &mut WriteSide, image: GroupImage) {
         let GroupImage {
             key,
             mut families,
@@ -546,7 +797,7 @@ impl Store {
             failure_time,
         } = image;
         families.sort_by(|a, b| a.name().cmp(b.name()));
-        let old = self.groups.read().get(&key).cloned();
+        let old = self.current(side, &key);
         if self.checks() {
             let change = Change::new(
                 old.iter()
@@ -554,11 +805,11 @@ impl Store {
                     .collect(),
                 families.iter().map(|f| &**f).collect(),
             );
-            let problems = index.check(&change);
+            let problems = side.index.check(&change);
             if !problems.is_empty() {
                 tracing::warn!(group = %key, problems = %Problems::from(problems), "restored group is inconsistent with the others; keeping it");
             }
-            index.apply(&change);
+            side.index.apply(&change);
         }
         let group = Group {
             key: key.clone(),
@@ -566,7 +817,10 @@ impl Store {
             push_time,
             failure_time,
         };
-        self.groups.write().insert(key, Arc::new(group));
+        if old.is_none() {
+            side.group_count += 1;
+        }
+        side.staged.push(Publication::Put(key, Arc::new(group)));
     }
 
     /// A push-time gauge for a group: the grouping labels (plus
@@ -642,6 +896,41 @@ impl Store {
     /// Number of groups.
     pub fn group_count(&self) -> usize {
         self.groups.read().len()
+    }
+}
+
+/// An index that knows only the gateway's own names.
+fn empty_index(options: &StoreOptions) -> Index {
+    let mut index = Index::default();
+    for (name, t) in &options.own_families {
+        index.reserve(name, *t);
+    }
+    index
+}
+
+/// What a published change took out of the readers' groups: freed after
+/// their lock is released.
+enum Replaced {
+    One {
+        _old: Option<Arc<Group>>,
+    },
+    All {
+        _old: BTreeMap<GroupingKey, Arc<Group>>,
+    },
+}
+
+/// Applies one change to the groups readers see.
+fn publish_change(groups: &mut BTreeMap<GroupingKey, Arc<Group>>, change: Publication) -> Replaced {
+    match change {
+        Publication::Put(key, group) => Replaced::One {
+            _old: groups.insert(key, group),
+        },
+        Publication::Remove(key) => Replaced::One {
+            _old: groups.remove(&key),
+        },
+        Publication::Wipe => Replaced::All {
+            _old: std::mem::take(groups),
+        },
     }
 }
 

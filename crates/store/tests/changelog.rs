@@ -94,11 +94,15 @@ fn local_writes_reach_the_log_in_apply_order() {
     drop(push_text(&store, &a, "# TYPE x counter\nx 1\n", PushMode::Replace, 1).unwrap());
     // Inconsistent with group a: the log gets the failure, not the push.
     let b = key(&[("job", "b")]);
-    let refused = push_text(&store, &b, "# TYPE x gauge\nx 1\n", PushMode::Merge, 2);
-    assert!(matches!(refused, Err(WriteError::Rejected(_))));
+    let refused = push_text(&store, &b, "# TYPE x gauge\nx 1\n", PushMode::Merge, 2)
+        .unwrap_err()
+        .error;
+    assert!(matches!(refused, WriteError::Rejected(_)));
     // Invalid on its own: the failure too.
     assert_eq!(
-        push_text(&store, &a, "x 1 100\n", PushMode::Replace, 3).unwrap_err(),
+        push_text(&store, &a, "x 1 100\n", PushMode::Replace, 3)
+            .unwrap_err()
+            .error,
         WriteError::Timestamps
     );
     drop(store.delete(a.clone()).unwrap());
@@ -144,8 +148,12 @@ fn a_failing_log_fences_writes_before_they_are_applied() {
     *log.broken.lock() = Some(error.clone());
     let b = key(&[("job", "b")]);
     let refused = [
-        push_text(&store, &a, "x 2\n", PushMode::Replace, 2).map(drop),
-        push_text(&store, &b, "x 2\n", PushMode::Replace, 2).map(drop),
+        push_text(&store, &a, "x 2\n", PushMode::Replace, 2)
+            .map(drop)
+            .map_err(|r| r.error),
+        push_text(&store, &b, "x 2\n", PushMode::Replace, 2)
+            .map(drop)
+            .map_err(|r| r.error),
         store.delete(a.clone()).map(drop),
         store.wipe().map(drop),
     ];
@@ -155,7 +163,9 @@ fn a_failing_log_fences_writes_before_they_are_applied() {
     // A push refused as invalid is still refused as invalid, but its
     // failure is not recorded either.
     assert_eq!(
-        push_text(&store, &b, "x 1 100\n", PushMode::Replace, 3).unwrap_err(),
+        push_text(&store, &b, "x 1 100\n", PushMode::Replace, 3)
+            .unwrap_err()
+            .error,
         WriteError::Timestamps
     );
     assert_eq!(scrape(&store), before, "nothing refused is visible");
@@ -168,23 +178,93 @@ fn a_failing_log_fences_writes_before_they_are_applied() {
 }
 
 #[test]
-fn a_checkpoint_pairs_the_groups_with_the_log_position() {
+fn writes_are_seen_once_durable_and_never_if_the_log_loses_them() {
     let log = RecordingLog::new();
     let store = store_on(&log);
-    for i in 0..3 {
-        drop(
-            push_text(
-                &store,
-                &key(&[("job", &format!("j{i}"))]),
-                "x 1\n",
-                PushMode::Replace,
-                1,
-            )
-            .unwrap(),
-        );
+    let a = key(&[("job", "a")]);
+    let first = push_text(&store, &a, "# TYPE x counter\nx 1\n", PushMode::Replace, 1).unwrap();
+    assert_eq!(scrape(&store), "", "not visible before it is durable");
+    // Writers see it already: a clash with it is refused.
+    let b = key(&[("job", "b")]);
+    let clash = push_text(&store, &b, "# TYPE x gauge\nx 1\n", PushMode::Replace, 2);
+    assert!(matches!(clash.unwrap_err().error, WriteError::Rejected(_)));
+    log.progress.flushed(1);
+    store.wait(first).unwrap();
+    assert!(scrape(&store).contains("x{instance=\"\",job=\"a\"} 1\n"));
+
+    // The log loses what follows: it is never shown, and writers forget it.
+    let lost = push_text(&store, &a, "# TYPE y gauge\ny 1\n", PushMode::Replace, 3).unwrap();
+    let before = scrape(&store);
+    log.progress.failed(LogError::Write {
+        reason: "No space left on device (os error 28)".into(),
+        location: "/data/p.wal".into(),
+    });
+    assert!(store.wait(lost).is_err());
+    store.discard_after(log.progress.durable_through());
+    assert_eq!(scrape(&store), before);
+    // Group b's failure record came after the push and is lost too, and x
+    // is a counter again for writers.
+    assert!(store.group(&b).is_none());
+    let again = push_text(
+        &store,
+        &key(&[("job", "c")]),
+        "# TYPE y counter\ny 1\n",
+        PushMode::Replace,
+        4,
+    );
+    assert!(
+        again.is_ok(),
+        "y is free again once the lost push is forgotten"
+    );
+}
+
+#[test]
+fn a_checkpoint_holds_only_what_is_durable() {
+    let log = RecordingLog::new();
+    let store = store_on(&log);
+    let tickets: Vec<_> = (0..3)
+        .map(|i| {
+            let k = key(&[("job", &format!("j{i}"))]);
+            push_text(&store, &k, "x 1\n", PushMode::Replace, 1).unwrap()
+        })
+        .collect();
+    let (snapshot, position) = store.checkpoint();
+    assert_eq!((snapshot.groups().len(), position), (0, 0));
+    log.progress.flushed(2);
+    store.publish(2);
+    let (snapshot, position) = store.checkpoint();
+    assert_eq!((snapshot.groups().len(), position), (2, 2));
+    log.progress.flushed(3);
+    for t in tickets {
+        store.wait(t).unwrap();
     }
     let (snapshot, position) = store.checkpoint();
     assert_eq!((snapshot.groups().len(), position), (3, 3));
     store.compact_log(position);
     assert_eq!(*log.compacted.lock(), Some(3));
+}
+
+#[test]
+fn a_write_durable_before_the_log_failed_is_kept_though_nobody_waited() {
+    let log = RecordingLog::new();
+    let store = store_on(&log);
+    let a = key(&[("job", "a")]);
+    let b = key(&[("job", "b")]);
+    let durable = push_text(&store, &a, "x 1\n", PushMode::Replace, 1).unwrap();
+    let lost = push_text(&store, &b, "y 1\n", PushMode::Replace, 2).unwrap();
+    // The first record reached the disk, then the log failed; the writer
+    // of the first has not come back for its answer yet.
+    log.progress.flushed(1);
+    log.progress.failed(LogError::Write {
+        reason: "Input/output error (os error 5)".into(),
+        location: "/data/p.wal".into(),
+    });
+    store.discard_after(log.progress.durable_through());
+    assert_eq!(durable.wait(), Ok(()), "its writer is told it is durable");
+    assert!(lost.wait().is_err());
+    let shown = scrape(&store);
+    assert!(shown.contains("x{instance=\"\",job=\"a\"} 1\n"), "{shown}");
+    assert!(!shown.contains("y{"), "{shown}");
+    assert!(store.group(&a).is_some());
+    assert!(store.group(&b).is_none());
 }

@@ -13,7 +13,7 @@ use store::{
     WriteError,
 };
 
-use crate::util::{key, push_text, scrape};
+use crate::util::{key, push_durably, push_text, scrape};
 
 /// Names that collide by type and by the suffixes summaries and histograms
 /// own, plus one of the gateway's own names.
@@ -153,11 +153,14 @@ proptest! {
                     let unchecked = push_text(&copy, &key, &text, *mode, at);
                     match push_text(&store, &key, &text, *mode, at) {
                         Ok(ticket) => {
-                            ticket.wait().unwrap();
+                            store.wait(ticket).unwrap();
                             prop_assert!(unchecked.is_ok(), "accepted with the check, refused without it: {text}");
                             prop_assert_eq!(scrape(&copy), scrape(&store), "an accepted push applies as without the check");
                         }
-                        Err(WriteError::Rejected(problems)) => {
+                        Err(store::Rejected {
+                            error: WriteError::Rejected(problems),
+                            ..
+                        }) => {
                             if unchecked.is_ok() {
                                 prop_assert!(
                                     copy.snapshot().check_consistency(&own()).is_err(),
@@ -165,11 +168,11 @@ proptest! {
                                 );
                             }
                         }
-                        Err(other) => prop_assert!(false, "unexpected refusal {other}"),
+                        Err(other) => prop_assert!(false, "unexpected refusal {}", other.error),
                     }
                 }
-                Op::Delete { key: k } => store.delete(key(KEYS[*k])).unwrap().wait().unwrap(),
-                Op::Wipe => store.wipe().unwrap().wait().unwrap(),
+                Op::Delete { key: k } => store.wait(store.delete(key(KEYS[*k])).unwrap()).unwrap(),
+                Op::Wipe => store.wait(store.wipe().unwrap()).unwrap(),
             }
             let after = store.snapshot().check_consistency(&own());
             prop_assert!(after.is_ok(), "step {step} ({op:?}) left an inconsistent store: {after:?}");
@@ -183,10 +186,7 @@ fn suffix_and_type_clashes_are_refused_with_go_words() {
     let a = key(&[("job", "a")]);
     let b = key(&[("job", "b")]);
     let hist = "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n";
-    push_text(&store, &a, hist, PushMode::Replace, 1)
-        .unwrap()
-        .wait()
-        .unwrap();
+    push_durably(&store, &a, hist, PushMode::Replace, 1);
     let clash = push_text(
         &store,
         &b,
@@ -219,23 +219,14 @@ fn suffix_and_type_clashes_are_refused_with_go_words() {
 fn put_replaces_post_merges() {
     let store = Store::new(options(ConsistencyCheck::OnPush));
     let a = key(&[("job", "a")]);
-    push_text(&store, &a, "x 1\ny 1\n", PushMode::Replace, 1)
-        .unwrap()
-        .wait()
-        .unwrap();
-    push_text(&store, &a, "x 2\n", PushMode::Merge, 2)
-        .unwrap()
-        .wait()
-        .unwrap();
+    push_durably(&store, &a, "x 1\ny 1\n", PushMode::Replace, 1);
+    push_durably(&store, &a, "x 2\n", PushMode::Merge, 2);
     let text = scrape(&store);
     assert!(
         text.contains("x{instance=\"\",job=\"a\"} 2\n")
             && text.contains("y{instance=\"\",job=\"a\"} 1\n")
     );
-    push_text(&store, &a, "x 3\n", PushMode::Replace, 3)
-        .unwrap()
-        .wait()
-        .unwrap();
+    push_durably(&store, &a, "x 3\n", PushMode::Replace, 3);
     let text = scrape(&store);
     assert!(text.contains("x{instance=\"\",job=\"a\"} 3\n") && !text.contains("\ny{"));
 }
@@ -261,7 +252,7 @@ fn the_group_limit_holds_under_concurrent_pushes() {
     assert!(results
         .iter()
         .filter_map(|r| r.as_ref().err())
-        .all(|e| *e == WriteError::TooManyGroups { limit: 10 }));
+        .all(|e| e.error == WriteError::TooManyGroups { limit: 10 }));
     assert_eq!(store.group_count(), 10);
     // A full store still takes pushes to its groups, and failed pushes
     // do not create groups beyond the limit.
@@ -270,17 +261,14 @@ fn the_group_limit_holds_under_concurrent_pushes() {
         .position(Result::is_ok)
         .map(|i| key(&[("job", &format!("j{i}"))]))
         .unwrap();
-    push_text(
+    push_durably(
         &store,
         &accepted_key,
         "x 2
 ",
         PushMode::Replace,
         2,
-    )
-    .unwrap()
-    .wait()
-    .unwrap();
+    );
     let new = key(&[("job", "new")]);
     let refused = push_text(
         &store,
@@ -290,7 +278,7 @@ fn the_group_limit_holds_under_concurrent_pushes() {
         PushMode::Replace,
         3,
     );
-    assert_eq!(refused.unwrap_err(), WriteError::Timestamps);
+    assert_eq!(refused.unwrap_err().error, WriteError::Timestamps);
     assert!(store.group(&new).is_none());
     assert_eq!(store.group_count(), 10);
 }

@@ -9,7 +9,7 @@ use store::{
     StoreOptions,
 };
 
-use crate::util::{key, push_text, scrape};
+use crate::util::{key, push_durably, push_text, scrape};
 
 fn open(
     file: &Path,
@@ -65,10 +65,9 @@ fn segments(file: &Path) -> Vec<PathBuf> {
 /// A mix of every kind of write: replaces, merges, a histogram and a
 /// summary, refused pushes (recorded failures), deletes and a wipe.
 fn workload(store: &Store) {
-    let wait = |r: Result<store::Ticket, store::WriteError>| {
-        if let Ok(t) = r {
-            t.wait().unwrap();
-        }
+    let wait = |r: Result<store::Ticket, store::Rejected>| {
+        let ticket = r.unwrap_or_else(|refused| refused.recorded);
+        store.wait(ticket).unwrap();
     };
     let hist =
         "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 3\nh_count 2\n";
@@ -100,11 +99,11 @@ fn workload(store: &Store) {
                 ));
             }
             if g % 7 == 0 {
-                wait(store.delete(k).map_err(|e| panic!("{e}")));
+                store.wait(store.delete(k).unwrap()).unwrap();
             }
         }
         if round == 1 {
-            store.wipe().unwrap().wait().unwrap();
+            store.wait(store.wipe().unwrap()).unwrap();
         }
     }
     // A failed push that creates its group.
@@ -154,10 +153,7 @@ fn snapshots_round_trip_in_both_modes() {
         assert_eq!(times(&second.store()), expected_times, "{mode:?}");
         // Writes after the snapshot replay over it.
         let k = key(&[("job", "after")]);
-        push_text(&second.store(), &k, "late 1\n", PushMode::Replace, 5000)
-            .unwrap()
-            .wait()
-            .unwrap();
+        push_durably(&second.store(), &k, "late 1\n", PushMode::Replace, 5000);
         let expected = scrape(&second.store());
         match mode {
             PersistMode::Durable => std::mem::forget(second),
@@ -175,10 +171,7 @@ fn a_torn_tail_is_cut_and_damage_in_the_middle_refused() {
     let (live, _) = durable(&file);
     for i in 0..5 {
         let k = key(&[("job", &format!("j{i}"))]);
-        push_text(&live.store(), &k, "x 1\n", PushMode::Replace, i + 1)
-            .unwrap()
-            .wait()
-            .unwrap();
+        push_durably(&live.store(), &k, "x 1\n", PushMode::Replace, i + 1);
     }
     std::mem::forget(live);
     let segment = segments(&file).pop().unwrap();

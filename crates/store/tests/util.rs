@@ -1,6 +1,6 @@
 //! Helpers: pushing text bodies and reading a store's scrape.
 
-use store::{Encoding, GroupingKey, PushMode, PushTime, Store, Ticket, WriteError};
+use store::{Encoding, GroupingKey, PushMode, PushTime, Rejected, Store, Ticket};
 
 /// A grouping key from `name=value` pairs (`job` first).
 pub(crate) fn key(pairs: &[(&str, &str)]) -> GroupingKey {
@@ -14,9 +14,16 @@ pub(crate) fn push_text(
     body: &str,
     mode: PushMode,
     at: i64,
-) -> Result<Ticket, WriteError> {
+) -> Result<Ticket, Rejected> {
     let families = exposition::parse_text(body.as_bytes()).expect("test bodies parse");
     store.push(key.clone(), &families, mode, PushTime::from_nanos(at))
+}
+
+/// Pushes a text body that must be accepted, and waits until it is durable
+/// and visible.
+pub(crate) fn push_durably(store: &Store, key: &GroupingKey, body: &str, mode: PushMode, at: i64) {
+    let ticket = push_text(store, key, body, mode, at).expect("the push is accepted");
+    store.wait(ticket).expect("the push is durable");
 }
 
 /// The store's text scrape (without the gateway's own families).

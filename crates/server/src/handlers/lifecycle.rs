@@ -7,9 +7,19 @@ use crate::error::AppError;
 use crate::response::plain;
 use crate::state::AppState;
 
-/// `GET /-/healthy` and `GET /-/ready`.
-pub(crate) fn ok() -> Response {
+/// `GET /-/healthy`.
+pub(crate) fn healthy() -> Response {
     plain(StatusCode::OK, "OK")
+}
+
+/// `GET /-/ready`: not ready while writes are refused because they cannot
+/// be persisted (scrapes and reads are served all the while).
+pub(crate) fn ready(state: &AppState) -> Result<Response, AppError> {
+    state
+        .store()
+        .writable()
+        .map_err(|source| AppError::NotReady { source })?;
+    Ok(plain(StatusCode::OK, "OK"))
 }
 
 /// `PUT`/`POST /-/quit`: asks the server to stop, with

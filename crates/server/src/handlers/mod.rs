@@ -8,19 +8,20 @@ pub(crate) mod api;
 pub(crate) mod lifecycle;
 pub(crate) mod push;
 
-use store::{Ticket, WriteError, WriteKind};
+use store::{Store, Ticket, WriteError, WriteKind};
 
 use crate::error::AppError;
 
-/// Waits until a store write of `kind` is durable: the end of every write
-/// handler, which answers only then.
+/// Waits until a store write of `kind` is durable and visible: the end of
+/// every write handler, which answers only then.
 pub(crate) async fn durable(
+    store: &Store,
     stored: Result<Ticket, WriteError>,
     kind: WriteKind,
 ) -> Result<(), AppError> {
     let ticket = stored.map_err(|e| AppError::from_write(kind, e))?;
-    ticket
-        .durable()
+    store
+        .durable(ticket)
         .await
         .map_err(|source| AppError::NotPersisted { kind, source })
 }

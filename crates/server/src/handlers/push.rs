@@ -9,7 +9,9 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 use bytes::Bytes;
-use store::{ConsistencyCheck, GroupingKey, PushMode, PushTime, Ticket, WriteError, WriteKind};
+use store::{
+    ConsistencyCheck, GroupingKey, PushMode, PushTime, Rejected, Ticket, WriteError, WriteKind,
+};
 
 use crate::body::{self, BodyFormat, BodySource, ContentEncoding, Families};
 use crate::context::RequestContext;
@@ -75,14 +77,28 @@ pub(crate) async fn push(
         ConsistencyCheck::OnPush => StatusCode::OK,
         ConsistencyCheck::Off => StatusCode::ACCEPTED,
     };
-    match stored {
-        Ok(stored) => super::durable(Ok(stored), WriteKind::Push).await?,
-        // Without the check the Go gateway accepts before it looks.
-        Err(WriteError::Rejected(_) | WriteError::Timestamps)
-            if config.consistency == ConsistencyCheck::Off => {}
-        Err(e) => return Err(AppError::from_write(WriteKind::Push, e)),
+    let store = state.store();
+    let Rejected { error, recorded } = match stored {
+        Ok(stored) => {
+            super::durable(store, Ok(stored), WriteKind::Push).await?;
+            return Ok(empty(answer));
+        }
+        Err(rejected) => rejected,
+    };
+    // The refusal stands whatever becomes of its record; waiting for the
+    // record lets the client read the failure time back.
+    if let Err(e) = store.durable(recorded).await {
+        tracing::debug!(err = %e.detail(), "the record of a refused push was not persisted");
     }
-    Ok(empty(answer))
+    match error {
+        // Without the check the Go gateway accepts before it looks.
+        WriteError::Rejected(_) | WriteError::Timestamps
+            if config.consistency == ConsistencyCheck::Off =>
+        {
+            Ok(empty(answer))
+        }
+        e => Err(AppError::from_write(WriteKind::Push, e)),
+    }
 }
 
 /// Decompresses, parses, checks limits and stores one push (synchronous;
@@ -91,7 +107,7 @@ pub(crate) async fn push(
 fn store_push(
     state: &AppState,
     request: PushRequest,
-) -> Result<Result<Ticket, WriteError>, AppError> {
+) -> Result<Result<Ticket, Rejected>, AppError> {
     let config = state.config();
     let limits = config.limits;
     let decoded = body::decompress(
@@ -122,6 +138,7 @@ pub(crate) async fn delete(
         context.param("labels"),
         state.config().names,
     )?;
-    super::durable(state.store().delete(key), WriteKind::Delete).await?;
+    let store = state.store();
+    super::durable(store, store.delete(key), WriteKind::Delete).await?;
     Ok(empty(StatusCode::ACCEPTED))
 }

@@ -35,17 +35,25 @@ struct State {
     queue: VecDeque<Item>,
     /// LSN the next record gets.
     next_lsn: u64,
-    /// Set when writing failed: nothing can be made durable any more.
+    /// Set when writing failed: nothing more can be made durable until
+    /// [`Journal::resume`].
     failed: Option<LogError>,
     closing: bool,
 }
 
 /// The journal of one persistence file.
+///
+/// When a write or sync fails, the journal stops: its ticket holders learn
+/// of the failure, the records after the last durable one are cut off the
+/// segment (they were never acknowledged), and [`ChangeLog::check`] refuses
+/// further writes. [`Journal::resume`] starts it again in a new segment,
+/// with a new [`Progress`], so that no ticket of a lost record can be
+/// mistaken for one of a record written later.
 pub(crate) struct Journal {
     base: PathBuf,
     state: Mutex<State>,
     work: Condvar,
-    progress: Arc<Progress>,
+    progress: Mutex<Arc<Progress>>,
     committer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -109,8 +117,10 @@ fn create_segment(base: &Path, lsn: u64) -> Result<File, LogError> {
 
 impl Journal {
     /// Opens a journal whose next record is `next_lsn`, in a new segment.
-    pub(crate) fn open(base: &Path, next_lsn: u64) -> Result<Arc<Journal>, LogError> {
-        let file = create_segment(base, next_lsn)?;
+    /// When the segment cannot be created (a full disk), the journal starts
+    /// failed: the store serves what it holds and refuses writes until
+    /// [`Journal::resume`] succeeds.
+    pub(crate) fn open(base: &Path, next_lsn: u64) -> Arc<Journal> {
         let journal = Arc::new(Journal {
             base: base.to_path_buf(),
             state: Mutex::new(State {
@@ -120,23 +130,77 @@ impl Journal {
                 closing: false,
             }),
             work: Condvar::new(),
-            progress: Progress::new(next_lsn.saturating_sub(1)),
+            progress: Mutex::new(Progress::new(next_lsn.saturating_sub(1))),
             committer: Mutex::new(None),
         });
-        let worker = journal.clone();
-        let handle = std::thread::Builder::new()
-            .name("journal".into())
-            .spawn(move || worker.commit_loop(file))
-            .map_err(|e| LogError::Write {
-                reason: format!("starting the journal thread: {e}"),
-                location: base.display().to_string(),
-            })?;
-        *journal.committer.lock() = Some(handle);
-        Ok(journal)
+        if let Err(e) = journal.start(next_lsn) {
+            tracing::error!(err = %e.detail(), "cannot start the persistence journal; writes are refused until it can");
+            journal.progress.lock().failed(e.clone());
+            journal.state.lock().failed = Some(e);
+        }
+        journal
     }
 
-    fn commit_loop(self: Arc<Journal>, mut file: File) {
+    /// Creates the segment starting at `lsn` and the committer writing to it.
+    fn start(self: &Arc<Journal>, lsn: u64) -> Result<(), LogError> {
+        let file = create_segment(&self.base, lsn)?;
+        let worker = self.clone();
+        let handle = std::thread::Builder::new()
+            .name("journal".into())
+            .spawn(move || worker.commit_loop(file, SEGMENT_MAGIC.len() as u64))
+            .map_err(|e| LogError::Write {
+                reason: format!("starting the journal thread: {e}"),
+                location: self.base.display().to_string(),
+            })?;
+        if let Some(old) = self.committer.lock().replace(handle) {
+            // A committer that failed has returned already.
+            let _ = old.join();
+        }
+        Ok(())
+    }
+
+    /// Why the journal cannot take writes, if it cannot.
+    pub(crate) fn failure(&self) -> Option<LogError> {
+        self.state.lock().failed.clone()
+    }
+
+    /// The progress the current records report to.
+    pub(crate) fn progress(&self) -> Arc<Progress> {
+        self.progress.lock().clone()
+    }
+
+    /// The LSN the next record will get.
+    pub(crate) fn next_lsn(&self) -> u64 {
+        self.state.lock().next_lsn
+    }
+
+    /// Starts a failed journal again, in a new segment whose first record is
+    /// the next LSN: the caller has written a snapshot that reflects every
+    /// LSN before it (the records lost in the failure count as never
+    /// written). Older segments may then be compacted away.
+    pub(crate) fn resume(self: &Arc<Journal>) -> Result<(), LogError> {
+        let next = {
+            let state = self.state.lock();
+            if state.failed.is_none() || state.closing {
+                return Ok(());
+            }
+            state.next_lsn
+        };
+        self.state.lock().queue.clear();
+        // New tickets wait on a new progress; the old one stays failed for
+        // the tickets of the lost records.
+        *self.progress.lock() = Progress::new(next.saturating_sub(1));
+        if let Err(e) = self.start(next) {
+            self.progress().failed(e.clone());
+            return Err(e);
+        }
+        self.state.lock().failed = None;
+        Ok(())
+    }
+
+    fn commit_loop(self: Arc<Journal>, mut file: File, mut durable_len: u64) {
         let mut buffer = Vec::new();
+        let progress = self.progress();
         loop {
             let items = {
                 let mut state = self.state.lock();
@@ -148,13 +212,19 @@ impl Journal {
                 }
                 std::mem::take(&mut state.queue)
             };
-            match self.write_items(&mut file, items, &mut buffer) {
-                Ok(Some(upto)) => self.progress.flushed(upto),
+            match self.write_items(&mut file, &mut durable_len, items, &mut buffer) {
+                Ok(Some(upto)) => progress.flushed(upto),
                 Ok(None) => {}
                 Err(e) => {
-                    tracing::error!(err = %e.detail(), "cannot write the persistence journal; writes are refused from now on");
+                    tracing::error!(err = %e.detail(), "cannot write the persistence journal; writes are refused until it can");
+                    // Records after the last durable one were never
+                    // acknowledged: cut them off, so a restart does not
+                    // bring them back.
+                    if let Err(cut) = file.set_len(durable_len).and_then(|()| file.sync_all()) {
+                        tracing::error!(err = %cut, "cannot cut unsynced records off the persistence journal");
+                    }
                     self.state.lock().failed = Some(e.clone());
-                    self.progress.failed(e);
+                    progress.failed(e);
                     return;
                 }
             }
@@ -165,6 +235,7 @@ impl Journal {
     fn write_items(
         &self,
         file: &mut File,
+        durable_len: &mut u64,
         items: VecDeque<Item>,
         buffer: &mut Vec<u8>,
     ) -> Result<Option<u64>, LogError> {
@@ -177,12 +248,13 @@ impl Journal {
                     last = Some(lsn);
                 }
                 Item::Rotate(start) => {
-                    self.flush(file, buffer)?;
+                    self.flush(file, durable_len, buffer)?;
                     *file = create_segment(&self.base, start)?;
+                    *durable_len = SEGMENT_MAGIC.len() as u64;
                 }
             }
         }
-        self.flush(file, buffer)?;
+        self.flush(file, durable_len, buffer)?;
         // Do not keep a buffer sized for a burst around.
         if buffer.capacity() > 1 << 20 {
             *buffer = Vec::new();
@@ -191,7 +263,12 @@ impl Journal {
     }
 
     /// Writes and syncs `buffer` (if anything is in it) and empties it.
-    fn flush(&self, file: &mut File, buffer: &mut Vec<u8>) -> Result<(), LogError> {
+    fn flush(
+        &self,
+        file: &mut File,
+        durable_len: &mut u64,
+        buffer: &mut Vec<u8>,
+    ) -> Result<(), LogError> {
         if buffer.is_empty() {
             return Ok(());
         }
@@ -203,6 +280,7 @@ impl Journal {
             .map_err(|e| failed("writing the journal", e))?;
         file.sync_data()
             .map_err(|e| failed("syncing the journal", e))?;
+        *durable_len += buffer.len() as u64;
         buffer.clear();
         Ok(())
     }
@@ -237,7 +315,7 @@ impl ChangeLog for Journal {
             .push_back(Item::Record(lsn, record.into_bytes()));
         drop(state);
         self.work.notify_one();
-        Ticket::pending(lsn, self.progress.clone())
+        Ticket::pending(lsn, self.progress())
     }
 
     fn check(&self) -> Result<(), LogError> {
@@ -250,24 +328,30 @@ impl ChangeLog for Journal {
     }
 
     /// Starts a new segment for records after the current last one, whose
-    /// position it returns.
+    /// position it returns. (A failed journal starts none: its next segment
+    /// comes with [`Journal::resume`].)
     fn checkpoint(&self) -> Position {
         let mut state = self.state.lock();
         let start = state.next_lsn;
-        state.queue.push_back(Item::Rotate(start));
-        drop(state);
-        self.work.notify_one();
+        if state.failed.is_none() {
+            state.queue.push_back(Item::Rotate(start));
+            drop(state);
+            self.work.notify_one();
+        }
         start - 1
     }
 
-    /// Deletes the segments whose records are all at or before `through`.
+    /// Deletes the segments whose records are all at or before `through`:
+    /// each but the newest, once the next one starts at `through + 1` or
+    /// before.
     fn compact(&self, through: Position) {
         let Ok(all) = segments(&self.base) else {
             return;
         };
-        for (start, path) in all {
-            if start <= through {
-                if let Err(e) = std::fs::remove_file(&path) {
+        for pair in all.windows(2) {
+            let ((_, path), (next_start, _)) = (&pair[0], &pair[1]);
+            if *next_start <= through.saturating_add(1) {
+                if let Err(e) = std::fs::remove_file(path) {
                     tracing::warn!(file = %path.display(), err = %e, "cannot remove an old journal segment");
                 }
             }

@@ -23,7 +23,9 @@ mod journal;
 use std::fs::OpenOptions;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use exposition::protobuf::decode_family;
 use exposition::MetricFamily;
@@ -105,12 +107,31 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> PersistError + '_ {
 }
 
 /// An opened persistence: loads the store at start, snapshots on demand.
+///
+/// In durable mode a keeper thread watches the journal: it shows readers
+/// what became durable (for writers that did not stay to see it), and when
+/// the journal fails it drops the writes that were not durable, then tries
+/// about once a second to write a fresh snapshot and start the journal
+/// again, so that writes resume by themselves once the disk allows.
 pub struct Persistence {
+    shared: Arc<Shared>,
+    keeper: parking_lot::Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+struct Shared {
     options: PersistenceOptions,
     store: Arc<Store>,
     journal: Option<Arc<Journal>>,
     snapshot_changes: parking_lot::Mutex<u64>,
+    /// Failed journal writes, recovery attempts and snapshots.
+    failures: AtomicU64,
+    stopping: AtomicBool,
+    /// One snapshot at a time (periodic, recovery, shutdown).
+    snapshotting: parking_lot::Mutex<()>,
 }
+
+/// How often a failed journal is tried again.
+const RETRY: Duration = Duration::from_secs(1);
 
 /// What loading found, for the log.
 #[derive(Debug, Default, Clone)]
@@ -135,6 +156,7 @@ impl Persistence {
         store_options: StoreOptions,
     ) -> Result<(Persistence, LoadReport), PersistError> {
         let mut report = LoadReport::default();
+        remove_snapshot_tmp_files(&options.file);
         let snapshot_bytes = read_snapshot_file(&options.file)?;
         let snapshot = parse_snapshot(&snapshot_bytes, &options, &mut report)?;
         let segment_bytes = read_segments(&options.file)?;
@@ -143,7 +165,7 @@ impl Persistence {
 
         let (log, file_journal): (Arc<dyn ChangeLog>, _) = match options.mode {
             PersistMode::Durable => {
-                let j = Journal::open(&options.file, last + 1).map_err(log_error)?;
+                let j = Journal::open(&options.file, last + 1);
                 (j.clone(), Some(j))
             }
             PersistMode::Snapshot => (Arc::new(MemoryLog::at(last)), None),
@@ -177,34 +199,51 @@ impl Persistence {
         }
 
         let changes = store.change_count();
-        let persistence = Persistence {
+        let shared = Arc::new(Shared {
             options,
             store,
             journal: file_journal,
             snapshot_changes: parking_lot::Mutex::new(changes),
-        };
-        if persistence.journal.is_none() && !segment_bytes.is_empty() {
+            failures: AtomicU64::new(0),
+            stopping: AtomicBool::new(false),
+            snapshotting: parking_lot::Mutex::new(()),
+        });
+        if shared.journal.is_none() && !segment_bytes.is_empty() {
             // Snapshot mode after a durable run: fold the journal into a
             // snapshot now and drop it, or a later start would replay the
             // old records over newer snapshots.
-            persistence.snapshot()?;
+            shared.snapshot()?;
             for (path, _) in &segment_bytes {
                 std::fs::remove_file(path).map_err(io_error(path))?;
             }
         }
+        let keeper = match &shared.journal {
+            Some(_) => {
+                let keeping = shared.clone();
+                let spawned = std::thread::Builder::new()
+                    .name("persistence".into())
+                    .spawn(move || keeping.keep());
+                Some(spawned.map_err(io_error(&shared.options.file))?)
+            }
+            None => None,
+        };
+        let persistence = Persistence {
+            shared,
+            keeper: parking_lot::Mutex::new(keeper),
+        };
         Ok((persistence, report))
     }
 
     /// The store being persisted.
     pub fn store(&self) -> Arc<Store> {
-        self.store.clone()
+        self.shared.store.clone()
     }
 
     /// Writes a snapshot if anything changed since the last one, then drops
     /// the journal segments it covers. Returns whether it wrote one.
     pub fn snapshot_if_changed(&self) -> Result<bool, PersistError> {
-        let changes = self.store.change_count();
-        if changes == *self.snapshot_changes.lock() {
+        let changes = self.shared.store.change_count();
+        if changes == *self.shared.snapshot_changes.lock() {
             return Ok(false);
         }
         self.snapshot()?;
@@ -213,21 +252,117 @@ impl Persistence {
 
     /// Writes a snapshot now.
     pub fn snapshot(&self) -> Result<(), PersistError> {
+        self.shared.snapshot()
+    }
+
+    /// Why writes cannot be made durable now, if they cannot (the store
+    /// refuses them meanwhile).
+    pub fn refusing(&self) -> Option<LogError> {
+        self.shared.journal.as_ref()?.failure()
+    }
+
+    /// How many journal writes, recovery attempts and snapshots failed.
+    pub fn failures(&self) -> u64 {
+        self.shared.failures.load(Ordering::Relaxed)
+    }
+
+    /// Final snapshot and journal shutdown, for a clean exit.
+    pub fn close(&self) -> Result<(), PersistError> {
+        self.shared.stopping.store(true, Ordering::Relaxed);
+        if let Some(keeper) = self.keeper.lock().take() {
+            let _ = keeper.join();
+        }
+        let result = self.snapshot();
+        if let Some(journal) = &self.shared.journal {
+            journal.close();
+        }
+        result
+    }
+}
+
+impl Shared {
+    fn snapshot(&self) -> Result<(), PersistError> {
+        let _one = self.snapshotting.lock();
         let changes = self.store.change_count();
         let (groups, position) = self.store.checkpoint();
-        write_snapshot(&self.options.file, &groups, position)?;
+        if let Err(e) = write_snapshot(&self.options.file, &groups, position) {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+            return Err(e);
+        }
         self.store.compact_log(position);
         *self.snapshot_changes.lock() = changes;
         Ok(())
     }
 
-    /// Final snapshot and journal shutdown, for a clean exit.
-    pub fn close(&self) -> Result<(), PersistError> {
-        let result = self.snapshot();
-        if let Some(journal) = &self.journal {
-            journal.close();
+    /// The keeper thread's loop (durable mode).
+    fn keep(self: Arc<Shared>) {
+        let Some(journal) = self.journal.clone() else {
+            return;
+        };
+        let mut published = 0;
+        let mut lost = false;
+        while !self.stopping.load(Ordering::Relaxed) {
+            if journal.failure().is_none() {
+                lost = false;
+                if let Ok(flushed) = journal.progress().wait_past(published, RETRY / 4) {
+                    if flushed > published {
+                        self.store.publish(flushed);
+                        published = flushed;
+                    }
+                }
+                continue;
+            }
+            if !lost {
+                // What was durable stays; what was not never will be:
+                // drop it, so that nothing answered with an error is ever
+                // shown.
+                let through = journal.progress().durable_through();
+                self.store.discard_after(through);
+                published = published.max(through);
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                lost = true;
+            }
+            self.pause(RETRY);
+            match self.recover(&journal) {
+                Ok(next) => {
+                    published = next.saturating_sub(1);
+                    tracing::info!(file = %self.options.file.display(), "persistence journal writable again; accepting writes");
+                }
+                Err(e) => {
+                    self.failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(err = %e, "persistence journal still failing");
+                }
+            }
         }
-        result
+    }
+
+    /// Sleeps up to `d`, waking early when stopping.
+    fn pause(&self, d: Duration) {
+        let step = Duration::from_millis(50);
+        let mut left = d;
+        while !left.is_zero() && !self.stopping.load(Ordering::Relaxed) {
+            std::thread::sleep(step.min(left));
+            left = left.saturating_sub(step);
+        }
+    }
+
+    /// Writes a snapshot of what readers see (every durable write; the
+    /// lost ones count as never made) as reflecting everything before the
+    /// journal's next record, then starts the journal again in a new
+    /// segment and drops the older ones. Returns the journal's next LSN.
+    fn recover(&self, journal: &Arc<Journal>) -> Result<u64, PersistError> {
+        let _one = self.snapshotting.lock();
+        let next = journal.next_lsn();
+        let changes = self.store.change_count();
+        write_snapshot(
+            &self.options.file,
+            &self.store.snapshot(),
+            next.saturating_sub(1),
+        )?;
+        journal.resume().map_err(log_error)?;
+        self.store.compact_log(next.saturating_sub(1));
+        *self.snapshot_changes.lock() = changes;
+        Ok(next)
     }
 }
 
@@ -244,13 +379,54 @@ fn log_error(e: LogError) -> PersistError {
     }
 }
 
-/// Writes a snapshot of `groups` reflecting journal position `lsn`.
-fn write_snapshot(file: &Path, snapshot: &crate::Snapshot, lsn: u64) -> Result<(), PersistError> {
-    let tmp = {
-        let mut name = file.file_name().unwrap_or_default().to_os_string();
-        name.push(format!(".tmp-{}", std::process::id()));
-        file.with_file_name(name)
+/// The temporary file a snapshot is written to before it replaces `file`.
+fn snapshot_tmp_path(file: &Path) -> PathBuf {
+    let mut name = file.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp-{}", std::process::id()));
+    file.with_file_name(name)
+}
+
+/// Removes temporary snapshot files that an interrupted snapshot left
+/// (of this process or an earlier one).
+fn remove_snapshot_tmp_files(file: &Path) {
+    let dir = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let prefix = format!(
+        "{}.tmp-",
+        file.file_name().unwrap_or_default().to_string_lossy()
+    );
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
     };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            if let Err(e) = std::fs::remove_file(entry.path()) {
+                tracing::warn!(file = %entry.path().display(), err = %e, "cannot remove a temporary snapshot file");
+            }
+        }
+    }
+}
+
+/// Writes a snapshot of `groups` reflecting journal position `lsn`; a
+/// snapshot that cannot be written leaves no temporary file behind.
+fn write_snapshot(file: &Path, snapshot: &crate::Snapshot, lsn: u64) -> Result<(), PersistError> {
+    let tmp = snapshot_tmp_path(file);
+    let written = write_snapshot_to(file, &tmp, snapshot, lsn);
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+fn write_snapshot_to(
+    file: &Path,
+    tmp: &Path,
+    snapshot: &crate::Snapshot,
+    lsn: u64,
+) -> Result<(), PersistError> {
+    let tmp = tmp.to_path_buf();
     let io = io_error(&tmp);
     let out = OpenOptions::new()
         .create(true)
