@@ -2,6 +2,7 @@
 //! behaviour. Most drive `server::app` without a socket; `gateway` runs
 //! the real binary for what needs sockets.
 
+mod disk_full;
 mod gateway;
 mod go_import;
 mod persistence;
@@ -12,3 +13,4 @@ mod security;
 mod structure;
 mod ui;
 mod util;
+mod wire;
