@@ -4,5 +4,6 @@
 
 mod changelog;
 mod consistency;
+mod corruption;
 mod persistence;
 mod util;

@@ -3,8 +3,10 @@
 //!
 //! A record is `length (u32 LE) | CRC-32 of the payload (u32 LE) | payload`.
 //! A record whose length runs past the data or whose checksum does not
-//! match is where valid data ends: in a log that is a torn write, in a
-//! snapshot it is corruption.
+//! match is damaged: at the end of a log that is a torn write, anywhere
+//! else it is corruption. Readers resynchronise past damage at the next
+//! offset where an intact record starts, so damage costs only the records
+//! it touched.
 
 use std::sync::Arc;
 
@@ -55,53 +57,69 @@ pub(crate) fn frame_numbered(out: &mut Vec<u8>, lsn: u64, body: &[u8]) {
     out.extend_from_slice(body);
 }
 
-/// Where reading framed records stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum End {
-    /// At the end of the data.
-    Clean,
-    /// At `offset`, where the data is not a whole, intact record.
-    Damaged { offset: usize },
+/// The framed records of some data: the intact ones with their offsets,
+/// and the offsets where damaged stretches start.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Scan<'a> {
+    pub(crate) records: Vec<(usize, &'a [u8])>,
+    pub(crate) damaged: Vec<usize>,
 }
 
-/// Splits data into record payloads, stopping at the first damaged one.
-pub(crate) fn records(data: &[u8]) -> (Vec<&[u8]>, End) {
-    let mut out = Vec::new();
+impl Scan<'_> {
+    /// Whether the data ends in damage after its last intact record: in a
+    /// log, a write a crash cut short.
+    pub(crate) fn torn_at(&self) -> Option<usize> {
+        let last_damage = *self.damaged.last()?;
+        match self.records.last() {
+            Some((offset, _)) if *offset > last_damage => None,
+            _ => Some(last_damage),
+        }
+    }
+}
+
+/// Whether the record at `pos` claims more bytes than the data has left:
+/// the data was cut short there.
+pub(crate) fn cut_short_at(data: &[u8], pos: usize) -> bool {
+    match data.get(pos..).and_then(|rest| rest.get(..8)) {
+        None => true,
+        Some(head) => {
+            let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+            len <= MAX_RECORD && pos + 8 + len > data.len()
+        }
+    }
+}
+
+/// The intact record at `pos`, if one starts there.
+fn record_at(data: &[u8], pos: usize) -> Option<&[u8]> {
+    let head = data.get(pos..pos.checked_add(8)?)?;
+    let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+    let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+    // No record is empty: a zero header is a hole (a file extended by a
+    // crash before its data reached the disk), not a record.
+    if len == 0 || len > MAX_RECORD {
+        return None;
+    }
+    let payload = data.get(pos + 8..)?.get(..len)?;
+    (crc32fast::hash(payload) == crc).then_some(payload)
+}
+
+/// Splits data into its intact records, skipping each damaged stretch up
+/// to the next offset where an intact record starts.
+pub(crate) fn scan(data: &[u8]) -> Scan<'_> {
+    let mut out = Scan::default();
     let mut pos = 0;
     while pos < data.len() {
-        let Some(head) = data.get(pos..pos + 8) else {
-            return (out, End::Damaged { offset: pos });
-        };
-        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
-        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
-        // No record is empty: a zero header is a hole (a file extended by a
-        // crash before its data reached the disk), not a record.
-        let payload = match data.get(pos + 8..).and_then(|rest| rest.get(..len)) {
-            Some(p) if len > 0 && len <= MAX_RECORD => p,
-            _ => return (out, End::Damaged { offset: pos }),
-        };
-        if crc32fast::hash(payload) != crc {
-            return (out, End::Damaged { offset: pos });
+        if let Some(payload) = record_at(data, pos) {
+            out.records.push((pos, payload));
+            pos += 8 + payload.len();
+            continue;
         }
-        out.push(payload);
-        pos += 8 + len;
+        out.damaged.push(pos);
+        pos = (pos + 1..data.len())
+            .find(|&p| record_at(data, p).is_some())
+            .unwrap_or(data.len());
     }
-    (out, End::Clean)
-}
-
-/// Whether an intact record starts anywhere after `offset` (a damaged spot):
-/// then the damage is not a torn tail but corruption in the middle.
-pub(crate) fn intact_record_after(data: &[u8], offset: usize) -> bool {
-    (offset + 1..data.len().saturating_sub(8)).any(|pos| {
-        let head = &data[pos..pos + 8];
-        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
-        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
-        len > 0
-            && data
-                .get(pos + 8..)
-                .and_then(|rest| rest.get(..len))
-                .is_some_and(|payload| crc32fast::hash(payload) == crc)
-    })
+    out
 }
 
 /// A byte writer for record payloads.
@@ -504,27 +522,67 @@ impl DiskWrite<'_> {
 mod tests {
     use super::*;
 
+    fn payloads<'a>(scan: &Scan<'a>) -> Vec<&'a [u8]> {
+        scan.records.iter().map(|(_, p)| *p).collect()
+    }
+
     #[test]
     fn frames_and_detects_damage() {
         let mut data = Vec::new();
         frame(&mut data, b"one");
         frame(&mut data, b"two");
-        let (recs, end) = records(&data);
-        assert_eq!(recs, vec![b"one".as_slice(), b"two"]);
-        assert_eq!(end, End::Clean);
+        let whole = scan(&data);
+        assert_eq!(payloads(&whole), vec![b"one".as_slice(), b"two"]);
+        assert!(whole.damaged.is_empty());
         for cut in 1..data.len() {
-            let (recs, end) = records(&data[..cut]);
-            assert!(recs.len() < 2);
+            let part = scan(&data[..cut]);
+            assert!(part.records.len() < 2);
             if cut != 11 {
-                assert_ne!(end, End::Clean, "cut at {cut}");
+                assert_eq!(part.torn_at(), part.damaged.last().copied(), "cut at {cut}");
+                assert!(part.torn_at().is_some(), "cut at {cut}");
             }
         }
-        let mut flipped = data.clone();
-        flipped[12] ^= 1;
+    }
+
+    #[test]
+    fn resynchronises_past_a_damaged_record() {
+        let mut data = Vec::new();
+        for word in [b"one".as_slice(), b"two", b"three", b"four"] {
+            frame(&mut data, word);
+        }
+        // Flip a byte inside "two" and another in the header of "four".
+        data[11 + 8] ^= 1;
+        let four = 11 + 11 + 13;
+        data[four + 1] ^= 0x40;
+        let found = scan(&data);
+        assert_eq!(payloads(&found), vec![b"one".as_slice(), b"three"]);
+        assert_eq!(found.damaged, vec![11, four]);
         assert_eq!(
-            records(&flipped),
-            (vec![b"one".as_slice()], End::Damaged { offset: 11 })
+            found.torn_at(),
+            Some(four),
+            "damage after the last intact record"
         );
+        data.truncate(four);
+        frame(&mut data, b"five");
+        let found = scan(&data);
+        assert_eq!(payloads(&found), vec![b"one".as_slice(), b"three", b"five"]);
+        assert_eq!(found.torn_at(), None, "damage in the middle");
+    }
+
+    #[test]
+    fn random_bytes_hold_no_records() {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let noise: Vec<u8> = (0..200_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let found = scan(&noise);
+        assert!(found.records.is_empty());
+        assert_eq!(found.damaged, vec![0]);
     }
 
     #[test]

@@ -1698,10 +1698,11 @@ mod tests {
         }
         let (persistence, report) = open(&file, true).unwrap();
         assert_eq!(persistence.store().group_count(), 0);
-        assert_eq!(report.warnings.len(), 2, "{:?}", report.warnings);
+        assert_eq!(report.warnings.len(), 3, "{:?}", report.warnings);
         assert!(report.warnings[0].ends_with("starting empty"));
-        // The Go file is kept before our first snapshot replaces it.
+        // The Go file is kept before the fresh snapshot replaces it.
         assert!(report.warnings[1].starts_with("kept the damaged file as"));
+        assert!(report.warnings[2].ends_with("wrote a fresh snapshot of what was readable"));
         let kept = std::fs::read_dir(dir.path())
             .unwrap()
             .filter(|e| {

@@ -30,10 +30,7 @@ use std::time::Duration;
 use exposition::protobuf::decode_family;
 use exposition::MetricFamily;
 
-use self::codec::{
-    intact_record_after, records, DiskGroup, DiskWrite, End, Reader, Writer, SEGMENT_MAGIC,
-    SNAPSHOT_MAGIC,
-};
+use self::codec::{DiskGroup, DiskWrite, Reader, Writer, SEGMENT_MAGIC, SNAPSHOT_MAGIC};
 use self::journal::{segments, sync_dir, Journal};
 use crate::changelog::{ChangeLog, LogError, MemoryLog};
 use crate::key::GroupingKey;
@@ -97,6 +94,14 @@ pub enum PersistError {
         /// What is wrong.
         what: String,
     },
+    /// A file was written by a newer release.
+    #[error("{path}: {what} is not supported by this release")]
+    Unsupported {
+        /// The file.
+        path: String,
+        /// What is not supported.
+        what: String,
+    },
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> PersistError + '_ {
@@ -144,6 +149,9 @@ pub struct LoadReport {
     pub imported_go_file: bool,
     /// Problems tolerated (torn journal tail, or corruption with `ignore_corrupt`).
     pub warnings: Vec<String>,
+    /// Whether damaged files were read past (with `ignore_corrupt`); a
+    /// fresh snapshot then replaces them.
+    pub corruption: bool,
 }
 
 impl Persistence {
@@ -158,8 +166,14 @@ impl Persistence {
         let mut report = LoadReport::default();
         remove_snapshot_tmp_files(&options.file);
         let snapshot_bytes = read_snapshot_file(&options.file)?;
-        let snapshot = parse_snapshot(&snapshot_bytes, &options, &mut report)?;
-        let segment_bytes = read_segments(&options.file)?;
+        let snapshot = match &snapshot_bytes {
+            Some(bytes) => parse_snapshot(bytes, &options, &mut report)?,
+            None => SnapshotContents::Empty,
+        };
+        let (first_segment, segment_bytes) = read_segments(&options.file)?;
+        if snapshot_bytes.as_ref().is_some_and(Vec::is_empty) {
+            empty_snapshot(&options, first_segment, &mut report)?;
+        }
         let journal = parse_journal(&segment_bytes, &options, snapshot.lsn(), &mut report)?;
         let last = journal.last_lsn;
 
@@ -189,13 +203,27 @@ impl Persistence {
                 offset: record.offset as u64,
                 what: format!("record {}: {what}", record.lsn),
             };
-            let write = record.write.rebuild(&store).map_err(corrupt)?;
             // A push was journaled because it passed the check; replaying
-            // the same sequence passes it again.
-            let applied = store.apply(write, Origin::Log);
-            // Writes from the log are durable already: nothing to wait for.
-            drop(applied.map_err(|e| corrupt(format!("replayed write refused: {e}")))?);
-            report.replayed += 1;
+            // the same sequence passes it again, unless damage took records
+            // out of the sequence.
+            let replayed = record
+                .write
+                .rebuild(&store)
+                .map_err(&corrupt)
+                .and_then(|write| {
+                    // Writes from the log are durable already: nothing to wait for.
+                    store
+                        .apply(write, Origin::Log)
+                        .map(drop)
+                        .map_err(|e| corrupt(format!("replayed write refused: {e}")))
+                });
+            match replayed {
+                Ok(()) => report.replayed += 1,
+                Err(e) if options.on_corruption == OnCorruption::KeepReadable => {
+                    report.warnings.push(e.to_string());
+                }
+                Err(e) => return Err(e),
+            }
         }
 
         let changes = store.change_count();
@@ -215,6 +243,19 @@ impl Persistence {
             shared.snapshot()?;
             for (path, _) in &segment_bytes {
                 std::fs::remove_file(path).map_err(io_error(path))?;
+            }
+        }
+        if report.corruption {
+            // Replace the damaged files now, so that a crash before the
+            // next periodic snapshot does not meet the damage again.
+            match shared.snapshot() {
+                Ok(()) => report.warnings.push(format!(
+                    "{}: wrote a fresh snapshot of what was readable",
+                    shared.options.file.display()
+                )),
+                Err(e) => report.warnings.push(format!(
+                    "could not write a fresh snapshot ({e}); the damaged files stay until the next one"
+                )),
             }
         }
         let keeper = match &shared.journal {
@@ -509,15 +550,50 @@ impl SnapshotContents<'_> {
     }
 }
 
-fn read_snapshot_file(path: &Path) -> Result<Vec<u8>, PersistError> {
+/// The snapshot file's bytes; `None` when there is no file.
+fn read_snapshot_file(path: &Path) -> Result<Option<Vec<u8>>, PersistError> {
     match std::fs::read(path) {
-        Ok(d) => Ok(d),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Ok(d) => Ok(Some(d)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_error(path)(e)),
     }
 }
 
-/// Reads the snapshot file's records.
+/// A snapshot file of zero length: harmless when the journal starts at its
+/// first record (nothing was ever snapshotted, or the file was created
+/// empty), corruption when the journal starts later (the groups the
+/// snapshot held are gone).
+fn empty_snapshot(
+    options: &PersistenceOptions,
+    first_segment: Option<u64>,
+    report: &mut LoadReport,
+) -> Result<(), PersistError> {
+    let path = options.file.display().to_string();
+    match first_segment {
+        Some(lsn) if lsn > 1 => {
+            let problem = PersistError::Corrupt {
+                path,
+                offset: 0,
+                what: format!(
+                    "the file is empty (zero length), but the journal continues from record {lsn}: the groups it held are lost"
+                ),
+            };
+            if options.on_corruption != OnCorruption::KeepReadable {
+                return Err(problem);
+            }
+            report.warnings.push(problem.to_string());
+            report.corruption = true;
+        }
+        _ => report.warnings.push(format!(
+            "{path}: the file is empty (zero length); nothing to restore from it"
+        )),
+    }
+    Ok(())
+}
+
+/// Reads the snapshot file's records. With `KeepReadable`, damage costs
+/// only the records it touched: every intact group is kept, a damaged
+/// header means the journal is replayed from its start.
 fn parse_snapshot<'a>(
     data: &'a [u8],
     options: &PersistenceOptions,
@@ -529,71 +605,106 @@ fn parse_snapshot<'a>(
         offset: offset as u64,
         what,
     };
+    let tolerate = options.on_corruption == OnCorruption::KeepReadable;
     if data.is_empty() {
         return Ok(SnapshotContents::Empty);
     }
+    let mut problems: Vec<PersistError> = Vec::new();
     if !data.starts_with(SNAPSHOT_MAGIC) {
         if gob::looks_like_gob(data) {
             return parse_go_file(path, data, options, report);
         }
-        return Err(corrupt(0, "not a pushgateway persistence file".into()));
-    }
-    let body = &data[SNAPSHOT_MAGIC.len()..];
-    let (payloads, end) = records(body);
-    let offset_of = |i: usize| -> usize {
-        SNAPSHOT_MAGIC.len() + payloads[..i].iter().map(|p| p.len() + 8).sum::<usize>()
-    };
-    let mut problems: Vec<PersistError> = Vec::new();
-    if let End::Damaged { offset } = end {
-        problems.push(corrupt(
-            SNAPSHOT_MAGIC.len() + offset,
-            "damaged record".into(),
-        ));
-    }
-    let Some((header, rest)) = payloads.split_first() else {
-        return Err(corrupt(SNAPSHOT_MAGIC.len(), "no header record".into()));
-    };
-    let mut r = Reader::new(header);
-    let version = r
-        .varint()
-        .map_err(|e| corrupt(SNAPSHOT_MAGIC.len(), e.to_string()))?;
-    if version != FORMAT_VERSION {
-        return Err(corrupt(
-            SNAPSHOT_MAGIC.len(),
-            format!("unknown format version {version}"),
-        ));
-    }
-    let lsn = r
-        .varint()
-        .map_err(|e| corrupt(SNAPSHOT_MAGIC.len(), e.to_string()))?;
-    // The last record counts the groups; without it the file is truncated.
-    let (groups, complete) = match rest.split_last() {
-        Some((last, groups)) if end == End::Clean => {
-            let count = Reader::new(last).varint().ok();
-            (groups, count == Some(groups.len() as u64))
+        let problem = corrupt(0, "not a pushgateway persistence file".into());
+        if !tolerate {
+            return Err(problem);
         }
-        _ => (rest, false),
-    };
-    if !complete && problems.is_empty() {
-        problems.push(corrupt(
-            data.len(),
-            "the file ends before its last record (truncated)".into(),
-        ));
+        problems.push(problem);
     }
+    let start = SNAPSHOT_MAGIC.len();
+    let body = data.get(start..).unwrap_or_default();
+    let found = codec::scan(body);
+    problems.extend(found.damaged.iter().map(|&at| {
+        if found.torn_at() == Some(at) && codec::cut_short_at(body, at) {
+            corrupt(
+                start + at,
+                "the file ends inside a record (truncated)".into(),
+            )
+        } else {
+            corrupt(start + at, "damaged record".into())
+        }
+    }));
+    let mut records = &found.records[..];
+    let header = match records.first() {
+        Some((0, header)) => {
+            records = &records[1..];
+            let mut r = Reader::new(header);
+            r.varint()
+                .and_then(|version| Ok((version, r.varint()?)))
+                .ok()
+        }
+        _ => None,
+    };
+    let lsn = match header {
+        Some((FORMAT_VERSION, lsn)) => lsn,
+        Some((version, _)) => {
+            return Err(PersistError::Unsupported {
+                path: path.display().to_string(),
+                what: format!("snapshot format version {version}"),
+            })
+        }
+        None => {
+            if problems.is_empty() {
+                problems.push(corrupt(start, "damaged header record".into()));
+            }
+            // What the snapshot reflected is unknown: replay all the journal.
+            0
+        }
+    };
+    // The last record counts the groups; without it the file is truncated.
+    let trailer = records.split_last().and_then(|((_, last), groups)| {
+        let mut r = Reader::new(last);
+        let count = r.varint().ok().filter(|_| r.rest().is_empty())?;
+        Some((count, groups))
+    });
+    let groups = match trailer {
+        Some((count, groups)) => {
+            if problems.is_empty() && count != groups.len() as u64 {
+                problems.push(corrupt(
+                    data.len(),
+                    format!("holds {} groups of {count}", groups.len()),
+                ));
+            }
+            groups
+        }
+        None => {
+            if problems.is_empty() {
+                problems.push(corrupt(
+                    data.len(),
+                    "the file ends before its last record (truncated)".into(),
+                ));
+            }
+            records
+        }
+    };
     let mut parsed = Vec::with_capacity(groups.len());
-    for (i, payload) in groups.iter().enumerate() {
+    for (offset, payload) in groups {
         match codec::decode_group(payload) {
             Ok(g) => parsed.push(g),
-            Err(e) => problems.push(corrupt(offset_of(i + 1), e.to_string())),
+            Err(e) => problems.push(corrupt(start + offset, e.to_string())),
         }
     }
     if let Some(first) = problems.first() {
-        if !(options.on_corruption == OnCorruption::KeepReadable) {
+        if !tolerate {
             return Err(first.clone());
         }
         report
             .warnings
             .extend(problems.iter().map(ToString::to_string));
+        report.warnings.push(format!(
+            "{}: kept {} intact groups",
+            path.display(),
+            parsed.len()
+        ));
         keep_corrupt_copy(path, report);
     }
     Ok(SnapshotContents::Ours {
@@ -617,24 +728,30 @@ struct JournalContents<'a> {
     last_lsn: u64,
 }
 
-/// Reads every journal segment of `base`, in order.
-fn read_segments(base: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>, PersistError> {
+/// Reads every journal segment of `base`, in order, with the first
+/// record number of the first one (from its name).
+#[allow(clippy::type_complexity)]
+fn read_segments(base: &Path) -> Result<(Option<u64>, Vec<(PathBuf, Vec<u8>)>), PersistError> {
     let mut out = Vec::new();
-    for (_, path) in segments(base).map_err(io_error(base))? {
+    let found = segments(base).map_err(io_error(base))?;
+    let first = found.first().map(|(lsn, _)| *lsn);
+    for (_, path) in found {
         let data = std::fs::read(&path).map_err(io_error(&path))?;
         out.push((path, data));
     }
-    Ok(out)
+    Ok((first, out))
 }
 
 /// Reads the records after `snapshot_lsn`; cuts a torn tail off the last
-/// segment (on disk too).
+/// segment (on disk too). With `KeepReadable`, a damaged record or segment
+/// header costs only what it touched: every intact record is replayed.
 fn parse_journal<'a>(
     segments: &'a [(PathBuf, Vec<u8>)],
     options: &PersistenceOptions,
     snapshot_lsn: u64,
     report: &mut LoadReport,
 ) -> Result<JournalContents<'a>, PersistError> {
+    let tolerate = options.on_corruption == OnCorruption::KeepReadable;
     let mut records_out = Vec::new();
     let mut last = snapshot_lsn;
     let count = segments.len();
@@ -648,41 +765,16 @@ fn parse_journal<'a>(
             // A segment created but never written (crash right after rotation).
             continue;
         }
+        let mut problems = Vec::new();
         if !data.starts_with(SEGMENT_MAGIC) {
-            return Err(corrupt(0, "not a journal segment".into()));
+            problems.push(corrupt(0, "not a journal segment".into()));
         }
-        let (payloads, end) = records(&data[SEGMENT_MAGIC.len()..]);
-        let mut offset = SEGMENT_MAGIC.len();
-        for payload in payloads {
-            let at = offset;
-            offset += payload.len() + 8;
-            let mut r = Reader::new(payload);
-            let lsn = r.varint().map_err(|e| corrupt(at, e.to_string()))?;
-            if lsn <= last {
-                continue;
-            }
-            if lsn != last + 1 && last != 0 {
-                let problem = corrupt(at, format!("journal jumps from record {last} to {lsn}"));
-                if !(options.on_corruption == OnCorruption::KeepReadable) {
-                    return Err(problem);
-                }
-                report.warnings.push(problem.to_string());
-            }
-            let body = r.rest();
-            let write =
-                codec::decode_write(body).map_err(|e| corrupt(at, format!("record {lsn}: {e}")))?;
-            records_out.push(JournalRecord {
-                lsn,
-                path,
-                offset: at,
-                write,
-            });
-            last = lsn;
-        }
-        if let End::Damaged { offset } = end {
-            let at = SEGMENT_MAGIC.len() + offset;
-            let torn_tail = index + 1 == count && !intact_record_after(data, at);
-            if torn_tail {
+        let start = SEGMENT_MAGIC.len();
+        let found = codec::scan(&data[start..]);
+        let torn = found.torn_at().filter(|_| index + 1 == count);
+        for &damage in &found.damaged {
+            let at = start + damage;
+            if torn == Some(damage) {
                 // A write cut short by a crash: never acknowledged, dropped.
                 report.warnings.push(format!(
                     "{}: dropped a torn write at byte {at} (a crash interrupted it)",
@@ -694,17 +786,56 @@ fn parse_journal<'a>(
                     .map_err(io_error(path))?;
                 file.set_len(at as u64).map_err(io_error(path))?;
                 file.sync_all().map_err(io_error(path))?;
-            } else if options.on_corruption == OnCorruption::KeepReadable {
-                report
-                    .warnings
-                    .push(corrupt(at, "damaged record".into()).to_string());
-                keep_corrupt_copy(path, report);
             } else {
-                return Err(corrupt(
+                problems.push(corrupt(
                     at,
                     "damaged record in the middle of the journal".into(),
                 ));
             }
+        }
+        for (offset, payload) in &found.records {
+            let at = start + offset;
+            let mut r = Reader::new(payload);
+            let lsn = match r.varint() {
+                Ok(lsn) => lsn,
+                Err(e) => {
+                    problems.push(corrupt(at, e.to_string()));
+                    continue;
+                }
+            };
+            if lsn <= last {
+                continue;
+            }
+            if lsn != last + 1 && last != 0 {
+                problems.push(corrupt(
+                    at,
+                    format!("journal jumps from record {last} to {lsn}"),
+                ));
+            }
+            match codec::decode_write(r.rest()) {
+                Ok(write) => {
+                    records_out.push(JournalRecord {
+                        lsn,
+                        path,
+                        offset: at,
+                        write,
+                    });
+                    last = lsn;
+                }
+                Err(e) => problems.push(corrupt(at, format!("record {lsn}: {e}"))),
+            }
+            if !tolerate && !problems.is_empty() {
+                break;
+            }
+        }
+        if let Some(first) = problems.first() {
+            if !tolerate {
+                return Err(first.clone());
+            }
+            report
+                .warnings
+                .extend(problems.iter().map(ToString::to_string));
+            keep_corrupt_copy(path, report);
         }
     }
     Ok(JournalContents {
@@ -722,6 +853,7 @@ fn keep_corrupt_copy(path: &Path, report: &mut LoadReport) {
         PushTime::now().as_nanos() / 1_000_000_000
     ));
     let copy = path.with_file_name(name);
+    report.corruption = true;
     match std::fs::copy(path, &copy) {
         Ok(_) => report
             .warnings
