@@ -23,6 +23,7 @@
 mod auth;
 mod body;
 mod build;
+mod connections;
 mod context;
 mod error;
 pub mod flags;

@@ -41,6 +41,7 @@ fn main() -> ExitCode {
 
 async fn run(config: flags::Config) -> ExitCode {
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting pushgateway");
+    server::serve::raise_open_files_limit();
     let addresses = config.listen_addresses.clone();
     let persistence = match server::persistence::open(&config) {
         Ok(p) => p,

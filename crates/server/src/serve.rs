@@ -1,24 +1,22 @@
-//! Listening and serving: every `--web.listen-address`, HTTP/1.1 and
-//! HTTP/2, optional TLS, timeouts against slow clients, and graceful
-//! shutdown on SIGINT, SIGTERM or `/-/quit`.
+//! Listening and serving: every `--web.listen-address` (backlog 4096, as
+//! Go), HTTP/1.1 and HTTP/2, optional TLS, timeouts against slow clients,
+//! headroom when file descriptors run out, and graceful shutdown on
+//! SIGINT, SIGTERM or `/-/quit`.
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpListener;
-use tokio::time::Sleep;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
-use http::Request;
+use http::{Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 
+use crate::connections::Connections;
 use crate::context::ConnectionInfo;
 use crate::routes::app;
 use crate::state::AppState;
@@ -36,6 +34,10 @@ pub enum ServeError {
     },
 }
 
+/// Pending connections the kernel queues per listener (Go's value; the
+/// kernel caps it at `net.core.somaxconn`).
+const LISTEN_BACKLOG: u32 = 4096;
+
 /// Binds a Go-style listen address (`:9091` means every interface).
 pub async fn bind(address: &str) -> Result<TcpListener, ServeError> {
     let err = |source| ServeError::Bind {
@@ -44,16 +46,137 @@ pub async fn bind(address: &str) -> Result<TcpListener, ServeError> {
     };
     if let Some(port) = address.strip_prefix(':') {
         // Dual-stack first, IPv4 when IPv6 is unavailable.
-        match TcpListener::bind(format!("[::]:{port}")).await {
-            Ok(l) => return Ok(l),
-            Err(_) => {
-                return TcpListener::bind(format!("0.0.0.0:{port}"))
-                    .await
-                    .map_err(err)
-            }
+        return match listen_on(&format!("[::]:{port}")).await {
+            Ok(l) => Ok(l),
+            Err(_) => listen_on(&format!("0.0.0.0:{port}")).await.map_err(err),
+        };
+    }
+    listen_on(address).await.map_err(err)
+}
+
+async fn listen_on(address: &str) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host(address).await? {
+        let socket = if addr.is_ipv6() {
+            TcpSocket::new_v6()?
+        } else {
+            TcpSocket::new_v4()?
+        };
+        socket.set_reuseaddr(true)?;
+        match socket
+            .bind(addr)
+            .and_then(|()| socket.listen(LISTEN_BACKLOG))
+        {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
         }
     }
-    TcpListener::bind(address).await.map_err(err)
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::AddrNotAvailable,
+            "no address to listen on",
+        )
+    }))
+}
+
+/// Raises the soft limit on open files to the hard limit, as the Go
+/// gateway does, and logs both: every connection is a file descriptor, and
+/// a common soft limit of 1024 is soon reached.
+pub fn raise_open_files_limit() {
+    #[cfg(unix)]
+    {
+        use rustix::process::{getrlimit, setrlimit, Resource};
+        let limit = getrlimit(Resource::Nofile);
+        let was = limit.current;
+        if limit.current != limit.maximum {
+            let raised = rustix::process::Rlimit {
+                current: limit.maximum,
+                maximum: limit.maximum,
+            };
+            if let Err(e) = setrlimit(Resource::Nofile, raised) {
+                tracing::warn!(err = %e, "cannot raise the open files limit");
+            }
+        }
+        let now = getrlimit(Resource::Nofile);
+        let show = |v: Option<u64>| v.map_or("unlimited".to_string(), |v| v.to_string());
+        tracing::info!(
+            soft = %show(now.current),
+            hard = %show(now.maximum),
+            was = %show(was),
+            "open files limit"
+        );
+    }
+}
+
+/// Whether an accept failed because the process or system is out of file
+/// descriptors.
+fn out_of_descriptors(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        matches!(
+            e.raw_os_error().map(rustix::io::Errno::from_raw_os_error),
+            Some(rustix::io::Errno::MFILE | rustix::io::Errno::NFILE)
+        )
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
+    }
+}
+
+/// Accept failures, logged at most once per interval with how many were
+/// not logged, and backed off exponentially.
+struct AcceptFailures {
+    logged_at: Option<Instant>,
+    unlogged: u64,
+    backoff: Duration,
+}
+
+const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(10);
+const ACCEPT_BACKOFF_START: Duration = Duration::from_millis(5);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+impl AcceptFailures {
+    fn new() -> AcceptFailures {
+        AcceptFailures {
+            logged_at: None,
+            unlogged: 0,
+            backoff: ACCEPT_BACKOFF_START,
+        }
+    }
+
+    /// Notes a failure; answers how long to wait before the next accept.
+    fn failed(&mut self, e: &std::io::Error, connections: &Connections) -> Duration {
+        let shed = if out_of_descriptors(e) {
+            connections.shed_idle()
+        } else {
+            0
+        };
+        if self
+            .logged_at
+            .is_none_or(|at| at.elapsed() >= ACCEPT_LOG_INTERVAL)
+        {
+            tracing::warn!(
+                err = %e,
+                open_connections = connections.len(),
+                idle_closed = shed,
+                repeated = self.unlogged,
+                "accept failed; retrying with backoff (logged at most every 10s)"
+            );
+            self.logged_at = Some(Instant::now());
+            self.unlogged = 0;
+        } else {
+            self.unlogged += 1;
+        }
+        let wait = self.backoff;
+        self.backoff = (self.backoff * 2).min(ACCEPT_BACKOFF_MAX);
+        wait
+    }
+
+    fn accepted(&mut self) {
+        self.backoff = ACCEPT_BACKOFF_START;
+    }
 }
 
 /// Serves `state` on the listeners until a shutdown signal or `/-/quit`,
@@ -68,6 +191,7 @@ pub async fn serve(state: AppState, listeners: Vec<TcpListener>) {
     // SANs) are taken from the web config as it is at each handshake.
     let tls = state.tls().is_some();
     tracing::info!(tls, "serving");
+    let connections = Arc::new(Connections::default());
     let mut tasks = Vec::new();
     for listener in listeners {
         let router = router.clone();
@@ -75,22 +199,29 @@ pub async fn serve(state: AppState, listeners: Vec<TcpListener>) {
         let graceful = graceful.clone();
         let config = state.config().clone();
         let state = state.clone();
+        let connections = connections.clone();
         tasks.push(tokio::spawn(async move {
+            let mut failures = AcceptFailures::new();
             loop {
                 let accepted = tokio::select! {
                     _ = stop.recv() => break,
                     accepted = listener.accept() => accepted,
                 };
-                let (stream, peer): (tokio::net::TcpStream, SocketAddr) = match accepted {
-                    Ok(a) => a,
+                let (stream, peer): (TcpStream, SocketAddr) = match accepted {
+                    Ok(a) => {
+                        failures.accepted();
+                        a
+                    }
                     Err(e) => {
-                        tracing::warn!(err = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        let wait = failures.failed(&e, &connections);
+                        tokio::select! {
+                            _ = stop.recv() => break,
+                            _ = tokio::time::sleep(wait) => {}
+                        }
                         continue;
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let stream = IdleTimeout::new(stream, config.idle_timeout);
                 let router = router.clone();
                 let mut builder = auto::Builder::new(TokioExecutor::new());
                 builder
@@ -111,15 +242,27 @@ pub async fn serve(state: AppState, listeners: Vec<TcpListener>) {
                     None
                 };
                 let handshake_timeout = config.read_header_timeout;
+                let idle_timeout = config.idle_timeout;
+                let connections = connections.clone();
                 tokio::spawn(async move {
                     let result = match acceptor {
                         None => {
+                            let stream = connections.track(stream, idle_timeout);
                             let service = connection_service(router, peer, None);
                             let connection = builder
                                 .serve_connection_with_upgrades(TokioIo::new(stream), service);
                             watcher.watch(connection.into_owned()).await
                         }
                         Some(acceptor) => {
+                            match tokio::time::timeout(handshake_timeout, speaks_tls(&stream)).await {
+                                Ok(Ok(true)) => {}
+                                Ok(Ok(false)) => {
+                                    refuse_plain_http(stream).await;
+                                    return;
+                                }
+                                Ok(Err(_)) | Err(_) => return,
+                            }
+                            let stream = connections.track(stream, idle_timeout);
                             let handshake =
                                 tokio::time::timeout(handshake_timeout, acceptor.accept(stream))
                                     .await;
@@ -171,125 +314,87 @@ pub async fn serve(state: AppState, listeners: Vec<TcpListener>) {
 }
 
 /// The service for one connection: the app, with the connection's peer
-/// address and client certificate attached to every request.
+/// address and client certificate attached to every request; an HTTP/1.1
+/// request without `Host` is refused before it reaches the app, as Go's
+/// net/http does.
 fn connection_service(
     router: axum::Router,
     peer: SocketAddr,
     certificate_subject: Option<String>,
 ) -> TowerToHyperService<
-    tower::util::MapRequest<
-        axum::Router,
-        impl FnMut(Request<Incoming>) -> Request<Incoming> + Clone,
-    >,
+    impl tower::Service<
+            Request<Incoming>,
+            Response = Response<axum::body::Body>,
+            Error = std::convert::Infallible,
+            Future = impl Send,
+        > + Clone,
 > {
     let info = ConnectionInfo {
         peer,
         certificate_subject,
     };
-    let service = tower::ServiceExt::map_request(router, move |mut request: Request<Incoming>| {
-        request.extensions_mut().insert(info.clone());
-        request
+    let service = tower::service_fn(move |mut request: Request<Incoming>| {
+        let router = router.clone();
+        let info = info.clone();
+        async move {
+            if request.version() == Version::HTTP_11
+                && !request.headers().contains_key(http::header::HOST)
+            {
+                return Ok(missing_host());
+            }
+            request.extensions_mut().insert(info);
+            tower::ServiceExt::oneshot(router, request).await
+        }
     });
     TowerToHyperService::new(service)
 }
 
-/// Closes a connection on which nothing was read or written for a while,
-/// so idle keep-alive connections and stalled clients do not pile up.
-struct IdleTimeout<T> {
-    inner: T,
-    timeout: Duration,
-    deadline: Pin<Box<Sleep>>,
+/// Go's answer to an HTTP/1.1 request without `Host`.
+fn missing_host() -> Response<axum::body::Body> {
+    let mut response = Response::new(axum::body::Body::from(
+        "400 Bad Request: missing required Host header",
+    ));
+    *response.status_mut() = StatusCode::BAD_REQUEST;
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    response
 }
 
-impl<T> IdleTimeout<T> {
-    fn new(inner: T, timeout: Duration) -> IdleTimeout<T> {
-        IdleTimeout {
-            inner,
-            timeout,
-            deadline: Box::pin(tokio::time::sleep(timeout)),
-        }
-    }
-
-    fn touch(&mut self) {
-        self.deadline
-            .as_mut()
-            .reset(tokio::time::Instant::now() + self.timeout);
-    }
-
-    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
-        self.deadline.as_mut().poll(cx).is_ready()
-    }
+/// Whether a connection to the TLS port starts with a TLS handshake record
+/// (0x16); waits for its first byte.
+async fn speaks_tls(stream: &TcpStream) -> std::io::Result<bool> {
+    let mut first = [0u8; 1];
+    let n = stream.peek(&mut first).await?;
+    Ok(n == 1 && first[0] == 0x16)
 }
 
-fn timed_out() -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::TimedOut, "connection idle for too long")
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for IdleTimeout<T> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        match Pin::new(&mut self.inner).poll_read(cx, buf) {
-            Poll::Ready(result) => {
-                if buf.filled().len() > before {
-                    self.touch();
-                }
-                Poll::Ready(result)
-            }
-            Poll::Pending if self.expired(cx) => Poll::Ready(Err(timed_out())),
-            Poll::Pending => Poll::Pending,
+/// Plain HTTP on the TLS port gets Go's answer, then the connection closes;
+/// anything else that is not TLS is just closed.
+async fn refuse_plain_http(mut stream: TcpStream) {
+    let mut head = [0u8; 5];
+    let mut seen = 0;
+    while seen < head.len() {
+        match stream.peek(&mut head).await {
+            Ok(n) if n > seen => seen = n,
+            _ => break,
+        }
+        if seen < head.len() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write(cx, data) {
-            Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    self.touch();
-                }
-                Poll::Ready(Ok(n))
-            }
-            Poll::Pending if self.expired(cx) => Poll::Ready(Err(timed_out())),
-            other => other,
-        }
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
-            Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    self.touch();
-                }
-                Poll::Ready(Ok(n))
-            }
-            Poll::Pending if self.expired(cx) => Poll::Ready(Err(timed_out())),
-            other => other,
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+    const HTTP_STARTS: [&[u8; 5]; 5] = [b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO"];
+    if HTTP_STARTS.iter().any(|start| head == **start) {
+        let _ = stream
+            .write_all(b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+            .await;
+        let _ = stream.shutdown().await;
     }
 }
 

@@ -1,8 +1,10 @@
 //! A `pushgateway` process on a free loopback port, for tests that need
 //! real sockets (TLS, timeouts, memory).
 
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A running gateway; killed when dropped.
@@ -40,6 +42,55 @@ impl Gateway {
         let _ = child.kill();
         let _ = child.wait();
         panic!("gateway did not listen on {port}");
+    }
+
+    /// Starts the binary under `wrapper` (e.g. `prlimit --nofile=…`) with
+    /// `args`; its log lines are collected into the returned buffer.
+    pub(crate) fn start_logged(
+        wrapper: &[&str],
+        args: &[&str],
+    ) -> (Gateway, Arc<Mutex<Vec<String>>>) {
+        let port = free_port();
+        let binary = env!("CARGO_BIN_EXE_pushgateway");
+        let mut command = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(binary);
+                c
+            }
+            None => Command::new(binary),
+        };
+        let mut child = command
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("gateway starts");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        if let Some(stderr) = child.stderr.take() {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    log.lock().unwrap().push(line);
+                }
+            });
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if log
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains("msg=serving"))
+            {
+                return (Gateway { child, port }, log);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("gateway did not start on {port}: {:?}", log.lock().unwrap());
     }
 
     /// Runs the binary expecting it to refuse to start; returns its stderr.

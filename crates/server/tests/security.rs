@@ -136,6 +136,55 @@ async fn tls_requires_a_verified_client_certificate() {
     );
 }
 
+/// Sends raw bytes on a new connection; answers everything until close.
+fn raw_exchange(port: u16, request: &[u8]) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(request).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn plain_http_on_the_tls_port_gets_go_s_400() {
+    let pki = Pki::new();
+    let config =
+        pki.write_config("tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n");
+    let gw = Gateway::start(&[&config_flag(&config)]);
+    let reply = raw_exchange(gw.port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(
+        reply,
+        "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+    );
+    // Bytes that are neither TLS nor HTTP are just closed on.
+    assert_eq!(raw_exchange(gw.port, b"\x01\x02\x03\x04\x05\x06"), "");
+}
+
+#[test]
+fn an_http_1_1_request_without_host_gets_go_s_400() {
+    let gw = Gateway::start(&[]);
+    let reply = raw_exchange(gw.port, b"GET /metrics HTTP/1.1\r\n\r\n");
+    assert!(reply.starts_with("HTTP/1.1 400 "), "{reply}");
+    assert!(
+        reply.to_ascii_lowercase().contains("connection: close"),
+        "{reply}"
+    );
+    assert!(
+        reply.ends_with("\r\n\r\n400 Bad Request: missing required Host header"),
+        "{reply}"
+    );
+    // HTTP/1.0 needs no Host, and with one HTTP/1.1 is served.
+    assert!(
+        raw_exchange(gw.port, b"GET /-/healthy HTTP/1.0\r\n\r\n").starts_with("HTTP/1.0 200 OK")
+    );
+    let push = raw_exchange(
+        gw.port,
+        b"PUT /metrics/job/h HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nConnection: close\r\n\r\nh 1\n",
+    );
+    assert!(push.starts_with("HTTP/1.1 200 OK"), "{push}");
+}
+
 #[tokio::test]
 async fn tls_settings_follow_the_web_config_without_a_restart() {
     let pki = Pki::new();
