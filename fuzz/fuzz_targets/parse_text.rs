@@ -15,7 +15,10 @@ fuzz_target!(|data: &[u8]| {
         None => return,
     };
     let names = if mode & 1 == 1 { NameValidation::Utf8 } else { NameValidation::Legacy };
-    let options = ParseOptions { names };
+    let options = ParseOptions {
+        names,
+        ..ParseOptions::default()
+    };
     let Ok(parsed) = parse_text_with(body, options) else { return };
     let owned: Vec<MetricFamily> = parsed.into_iter().map(|f| f.into_owned()).collect();
     let mut text = Vec::new();

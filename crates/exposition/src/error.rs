@@ -25,6 +25,12 @@ pub enum Error {
         /// The family type.
         expected: MetricType,
     },
+    /// A body holds more series than the parser was allowed to read.
+    #[error("more than {limit} series")]
+    TooManySeries {
+        /// The most series allowed.
+        limit: u64,
+    },
     /// OpenMetrics 1.0 cannot express histograms with float counts.
     #[error("OpenMetrics v1.0 does not support float histogram {family}")]
     FloatHistogram {

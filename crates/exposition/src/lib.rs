@@ -56,7 +56,10 @@ pub use names::{is_valid_legacy_label_name, is_valid_legacy_metric_name, NameVal
 pub use negotiate::{negotiate, requested_escaping, Format, Offer};
 pub use negotiate::{OPENMETRICS_CONTENT_TYPE, PROTOBUF_CONTENT_TYPE, TEXT_CONTENT_TYPE};
 pub use openmetrics::{encode_openmetrics, encode_openmetrics_family, OpenMetricsOptions};
-pub use protobuf::{decode_protobuf_delimited, encode_protobuf_delimited, encode_protobuf_family};
+pub use protobuf::{
+    decode_protobuf_delimited, decode_protobuf_delimited_at_most, encode_protobuf_delimited,
+    encode_protobuf_family,
+};
 pub use sort::{
     compare_label_values, compare_metrics, compare_str, normalize, sort_labels, sort_metrics,
 };

@@ -36,7 +36,17 @@ pub mod pb {
 /// assert_eq!(back, families.into_iter().map(|f| f.into_owned()).collect::<Vec<_>>());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn decode_protobuf_delimited(mut body: &[u8]) -> Result<Vec<MetricFamily>, Error> {
+pub fn decode_protobuf_delimited(body: &[u8]) -> Result<Vec<MetricFamily>, Error> {
+    decode_protobuf_delimited_at_most(body, u64::MAX)
+}
+
+/// [`decode_protobuf_delimited`], stopping with [`Error::TooManySeries`] as
+/// soon as the families kept hold more than `max_series` metrics.
+pub fn decode_protobuf_delimited_at_most(
+    mut body: &[u8],
+    max_series: u64,
+) -> Result<Vec<MetricFamily>, Error> {
+    let mut series = 0u64;
     let mut families: Vec<MetricFamily> = Vec::new();
     // Where each name sits in `families`: a later family of the same name
     // replaces the earlier one, as in Go, without a quadratic search.
@@ -51,6 +61,13 @@ pub fn decode_protobuf_delimited(mut body: &[u8]) -> Result<Vec<MetricFamily>, E
         let (message, rest) = body.split_at(len);
         body = rest;
         let family = decode_family(message)?;
+        series += family.metrics.len() as u64;
+        if let Some(&i) = positions.get(&family.name) {
+            series -= families[i].metrics.len() as u64;
+        }
+        if series > max_series {
+            return Err(Error::TooManySeries { limit: max_series });
+        }
         match positions.get(&family.name) {
             Some(&i) => families[i] = family,
             None => {
@@ -666,6 +683,26 @@ pub fn encode_protobuf_delimited<S: AsRef<str>>(out: &mut Vec<u8>, families: &[M
 mod tests {
     use super::*;
     use prost::Message;
+
+    #[test]
+    fn delimited_decoding_stops_beyond_the_series_limit() {
+        let family = sample_family();
+        let mut body = Vec::new();
+        encode_protobuf_delimited(&mut body, &[family.clone(), family.clone()]);
+        // The second family of the same name replaces the first: one series.
+        assert_eq!(
+            decode_protobuf_delimited_at_most(&body, 1).unwrap().len(),
+            1
+        );
+        let mut other = family;
+        other.name = "other".into();
+        let mut body = Vec::new();
+        encode_protobuf_delimited(&mut body, &[sample_family(), other]);
+        assert_eq!(
+            decode_protobuf_delimited_at_most(&body, 1).unwrap_err(),
+            Error::TooManySeries { limit: 1 }
+        );
+    }
 
     fn sample_family() -> MetricFamily {
         MetricFamily {

@@ -44,6 +44,7 @@ fn parse_text_seeds_keep_their_invariants() {
             } else {
                 NameValidation::Legacy
             },
+            ..ParseOptions::default()
         };
         let Ok(parsed) = parse_text_with(body, options) else {
             continue;

@@ -161,9 +161,15 @@ fn run(case: &Json) -> Result<Vec<MetricFamily>, String> {
         NameValidation::Legacy
     };
     let bytes = input(case);
-    parse_text_with(&bytes, ParseOptions { names })
-        .map(|families| families.into_iter().map(|f| f.into_owned()).collect())
-        .map_err(|e| e.to_string())
+    parse_text_with(
+        &bytes,
+        ParseOptions {
+            names,
+            ..ParseOptions::default()
+        },
+    )
+    .map(|families| families.into_iter().map(|f| f.into_owned()).collect())
+    .map_err(|e| e.to_string())
 }
 
 /// Checks one case against its expected families or error.

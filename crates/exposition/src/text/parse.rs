@@ -40,6 +40,9 @@ pub struct ParseOptions {
     /// follow the `[a-zA-Z_:][a-zA-Z0-9_:]*` rule and quotes are not part of
     /// the name syntax.
     pub names: NameValidation,
+    /// Stop with [`Error::TooManySeries`] at the first series beyond this
+    /// many, so that an oversized body costs no more than the limit.
+    pub max_series: Option<u64>,
 }
 
 /// Families parsed from text, borrowing from the input.
@@ -218,6 +221,9 @@ struct Parser<'a> {
     cur: u8,
     line: usize,
     utf8_names: bool,
+    /// Series (metrics) read so far, and how many may be.
+    series: u64,
+    max_series: u64,
     /// Whether plain sample lines take [`Parser::plain_sample`] (always,
     /// but in the test that holds it to the general path's results).
     plain_lines: bool,
@@ -301,6 +307,8 @@ impl<'a> Parser<'a> {
             cur: 0,
             line: 0,
             utf8_names: options.names == NameValidation::Utf8,
+            series: 0,
+            max_series: options.max_series.unwrap_or(u64::MAX),
             plain_lines: true,
             families: Vec::new(),
             by_name: HashMap::default(),
@@ -344,6 +352,17 @@ impl<'a> Parser<'a> {
             line: self.line,
             message,
         }
+    }
+
+    /// Counts one more series, stopping beyond the limit.
+    fn count_series(&mut self) -> Step {
+        if self.series >= self.max_series {
+            return Err(Stop::Error(Error::TooManySeries {
+                limit: self.max_series,
+            }));
+        }
+        self.series += 1;
+        Ok(())
     }
 
     fn fail<T>(&self, message: String) -> Step<T> {
@@ -799,6 +818,10 @@ impl<'a> Parser<'a> {
         let Some(text) = self.text else {
             return false;
         };
+        if self.series >= self.max_series {
+            // The general path says why.
+            return false;
+        }
         let bytes = self.input;
         let start = self.pos - 1;
         let line = &bytes[start..];
@@ -885,6 +908,7 @@ impl<'a> Parser<'a> {
             // Summaries and histograms gather lines: the general path.
             _ => return false,
         };
+        self.series += 1;
         self.families[family].family.metrics.push(Metric {
             labels,
             value,
@@ -1049,6 +1073,8 @@ impl<'a> Parser<'a> {
             match state.by_signature.get(&key) {
                 Some(&i) => i,
                 None => {
+                    self.count_series()?;
+                    let state = &mut self.families[family];
                     let i = state.family.metrics.len();
                     let value = if t == MetricType::Summary {
                         Value::Summary(Summary::default())
@@ -1065,6 +1091,7 @@ impl<'a> Parser<'a> {
                 }
             }
         } else {
+            self.count_series()?;
             let metrics = &mut self.families[family].family.metrics;
             metrics.push(Metric {
                 labels,
@@ -1204,6 +1231,33 @@ fn normalize_float_histogram<S>(h: &mut Histogram<S>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stops_at_the_first_series_beyond_the_limit() {
+        let at_most = |n| ParseOptions {
+            max_series: Some(n),
+            ..ParseOptions::default()
+        };
+        let body = b"a 1\nb{x=\"1\"} 2\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_count 2\nh_sum 3\nc 4\n";
+        // A histogram's lines are one series.
+        assert_eq!(parse_text_with(body, at_most(4)).unwrap().len(), 4);
+        assert_eq!(
+            parse_text_with(body, at_most(3)).unwrap_err(),
+            Error::TooManySeries { limit: 3 }
+        );
+        assert_eq!(
+            parse_text_with(body, at_most(1)).unwrap_err(),
+            Error::TooManySeries { limit: 1 }
+        );
+        // Stopping early costs nothing after the limit: the rest of a
+        // body is never looked at, however broken.
+        let mut huge = b"m 1\nm2 2\n".to_vec();
+        huge.extend_from_slice(b"this is not { a sample\n");
+        assert_eq!(
+            parse_text_with(&huge, at_most(1)).unwrap_err(),
+            Error::TooManySeries { limit: 1 }
+        );
+    }
 
     /// Parses with the plain-line shortcut off: only the general path.
     fn parse_general(input: &[u8]) -> Result<ParsedFamilies<'_>, Error> {
@@ -1364,6 +1418,7 @@ mod tests {
             input,
             ParseOptions {
                 names: NameValidation::Utf8,
+                ..ParseOptions::default()
             },
         )
         .unwrap();
