@@ -1,17 +1,23 @@
 //! Request bodies: reading them within the size limit and the read
 //! timeout, `Content-Encoding` (gzip, snappy), the protobuf/text choice by
 //! `Content-Type`, and parsing, with the size limits applied while
-//! decompressing (a small body cannot inflate without bound).
+//! decompressing (a small body cannot inflate without bound) and every byte
+//! held reserved in the in-flight budget first. Decompressed text keeps
+//! only what the parser reads: plain comment lines become empty lines
+//! (line numbers stay right), so comments cost nothing to hold.
 
 use std::borrow::Cow;
 use std::io::Read;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use exposition::{MetricFamily, NameValidation, ParseOptions};
 use http::HeaderMap;
+use http_body_util::BodyExt;
 
+use crate::inflight::{BudgetError, InflightBudget, Reservation};
 use crate::limits::Shape;
 
 /// The compression of a request body, as the Go gateway recognises it
@@ -70,35 +76,44 @@ impl BodyFormat {
     }
 }
 
+/// A body read into memory, with its bytes reserved in the budget.
+pub(crate) struct HeldBody {
+    pub(crate) bytes: Bytes,
+    pub(crate) reservation: Reservation,
+}
+
 /// A request body: already read (the Go gateway reads a gzip header before
 /// routing), or still to read.
 pub(crate) enum BodySource {
-    Read(Bytes),
+    Read(HeldBody),
     Pending(Body),
 }
 
 impl BodySource {
     /// The whole body, read within `limit` bytes and `timeout`.
-    pub(crate) async fn bytes(
+    pub(crate) async fn read(
         self,
         headers: &HeaderMap,
         limit: u64,
         timeout: Duration,
-    ) -> Result<Bytes, BodyError> {
+        budget: &Arc<InflightBudget>,
+    ) -> Result<HeldBody, BodyError> {
         match self {
             BodySource::Read(b) => Ok(b),
-            BodySource::Pending(body) => read_body(body, headers, limit, timeout).await,
+            BodySource::Pending(body) => read_body(body, headers, limit, timeout, budget).await,
         }
     }
 }
 
-/// Reads a whole body, refusing more than `limit` bytes.
+/// Reads a whole body, refusing more than `limit` bytes; every byte is
+/// reserved in `budget` before it is held (a declared length up front).
 pub(crate) async fn read_body(
     body: Body,
     headers: &HeaderMap,
     limit: u64,
     read_timeout: Duration,
-) -> Result<Bytes, BodyError> {
+    budget: &Arc<InflightBudget>,
+) -> Result<HeldBody, BodyError> {
     let too_large = BodyError::TooLarge {
         what: "request body",
         limit,
@@ -111,27 +126,63 @@ pub(crate) async fn read_body(
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large);
     }
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    match tokio::time::timeout(read_timeout, axum::body::to_bytes(body, limit)).await {
-        Err(_) => Err(BodyError::Timeout),
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(e)) => {
-            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-            while let Some(s) = source {
-                if s.is::<http_body_util::LengthLimitError>() {
-                    return Err(too_large);
-                }
-                // The connection's idle timeout cut the body off.
-                if s.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
-                {
-                    return Err(BodyError::Timeout);
-                }
-                source = s.source();
-            }
-            Err(BodyError::Malformed("unexpected EOF".into()))
-        }
+    let mut reservation = budget.empty();
+    if let Some(n) = declared {
+        reservation.grow_to(n).await?;
     }
+    let reading = async {
+        let mut body = body;
+        // One frame (the usual case) is kept as it came, without a copy.
+        let mut first: Option<Bytes> = None;
+        let mut more: Option<BytesMut> = None;
+        let mut total = 0u64;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| read_error(&e))?;
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            total += data.len() as u64;
+            if total > limit {
+                return Err(too_large.clone());
+            }
+            reservation.grow_to(total).await?;
+            match (&mut first, &mut more) {
+                (None, _) => first = Some(data),
+                (Some(head), None) => {
+                    let mut buf =
+                        BytesMut::with_capacity(declared.map_or(total, |d| d.max(total)) as usize);
+                    buf.extend_from_slice(head);
+                    buf.extend_from_slice(&data);
+                    more = Some(buf);
+                }
+                (Some(_), Some(buf)) => buf.extend_from_slice(&data),
+            }
+        }
+        Ok(match more {
+            Some(buf) => buf.freeze(),
+            None => first.unwrap_or_default(),
+        })
+    };
+    match tokio::time::timeout(read_timeout, reading).await {
+        Err(_) => Err(BodyError::Timeout),
+        Ok(Ok(bytes)) => Ok(HeldBody { bytes, reservation }),
+        Ok(Err(e)) => Err(e),
+    }
+}
+
+/// What a failed body read means for the client.
+fn read_error(e: &axum::Error) -> BodyError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        // The connection's idle timeout cut the body off.
+        if s.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return BodyError::Timeout;
+        }
+        source = s.source();
+    }
+    BodyError::Malformed("unexpected EOF".into())
 }
 
 /// Why a body could not be read.
@@ -150,6 +201,22 @@ pub(crate) enum BodyError {
     /// The body did not arrive within `--web.read-timeout` (408).
     #[error("request body not received within the read timeout (--web.read-timeout)")]
     Timeout,
+    /// Requests in flight hold the memory budget (503, retry).
+    #[error("{0}")]
+    Busy(BudgetError),
+}
+
+impl From<BudgetError> for BodyError {
+    fn from(e: BudgetError) -> BodyError {
+        match e {
+            BudgetError::TooLarge { limit, .. } => BodyError::TooLarge {
+                what: "memory the request would hold",
+                limit,
+                flag: "push.max-inflight-size",
+            },
+            busy @ BudgetError::Busy { .. } => BodyError::Busy(busy),
+        }
+    }
 }
 
 impl BodyError {
@@ -158,6 +225,7 @@ impl BodyError {
         match self {
             BodyError::TooLarge { flag, .. } => Some(flag),
             BodyError::Timeout => Some("web.read-timeout"),
+            BodyError::Busy(_) => Some("push.max-inflight-size"),
             BodyError::Malformed(_) => None,
         }
     }
@@ -177,56 +245,262 @@ pub(crate) fn gzip_header_error(body: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// Decompresses a body, refusing more than `limit` bytes of output.
+/// Decompresses a body, refusing more than `limit` bytes of output, and
+/// reserves what it keeps in `reservation` before holding it. Text keeps
+/// only what the parser reads (see [`CommentFilter`]).
 ///
-/// Two passes keep memory exact: the first inflates into nothing, only
-/// counting (and stops at the limit, so a compression bomb costs time
-/// bounded by the limit and no memory); the second fills a buffer of
-/// exactly the counted size.
-pub(crate) fn decompress(
-    body: &[u8],
+/// A body that could inflate beyond the limit is read twice: the first
+/// pass only counts (so a compression bomb costs time bounded by the limit
+/// and no memory), the second fills a buffer of exactly the size kept.
+pub(crate) fn decompress<'a>(
+    body: &'a [u8],
     encoding: ContentEncoding,
+    format: BodyFormat,
     limit: u64,
-) -> Result<Cow<'_, [u8]>, BodyError> {
+    reservation: &mut Reservation,
+) -> Result<Cow<'a, [u8]>, BodyError> {
     let too_large = BodyError::TooLarge {
         what: "decompressed body",
         limit,
         flag: "push.max-decompressed-size",
     };
-    if encoding == ContentEncoding::Identity {
-        return if body.len() as u64 > limit {
-            Err(too_large)
-        } else {
-            Ok(Cow::Borrowed(body))
-        };
-    }
-    if encoding == ContentEncoding::Gzip {
-        if let Some(e) = gzip_header_error(body) {
-            return Err(BodyError::Malformed(e.into()));
+    match encoding {
+        ContentEncoding::Identity => {
+            return if body.len() as u64 > limit {
+                Err(too_large)
+            } else {
+                Ok(Cow::Borrowed(body))
+            };
         }
-    }
-    let reader = |body| -> Box<dyn Read + '_> {
-        match encoding {
-            ContentEncoding::Gzip => Box::new(flate2::read::MultiGzDecoder::new(body)),
-            ContentEncoding::Snappy | ContentEncoding::Identity => {
-                Box::new(snap::read::FrameDecoder::new(body))
+        ContentEncoding::Gzip => {
+            if let Some(e) = gzip_header_error(body) {
+                return Err(BodyError::Malformed(e.into()));
             }
         }
+        ContentEncoding::Snappy => {}
+    }
+    let held_before = reservation.held();
+    let counted = if encoding.inflated_upper_bound(body.len()) as u64 > limit {
+        let mut scratch = Vec::new();
+        let (inflated, kept) = inflate(
+            body,
+            encoding,
+            format,
+            &mut |chunk, filter| {
+                match filter {
+                    Some(f) => f.feed(chunk, &mut scratch),
+                    None => scratch.extend_from_slice(chunk),
+                }
+                let kept = scratch.len();
+                scratch.clear();
+                Ok(kept as u64)
+            },
+            limit,
+        )?;
+        if inflated > limit {
+            return Err(too_large);
+        }
+        reservation.grow_to_blocking(held_before + kept)?;
+        Some(kept)
+    } else {
+        None
     };
-    let counted = std::io::copy(
-        &mut reader(body).take(limit.saturating_add(1)),
-        &mut std::io::sink(),
-    )
-    .map_err(|e| BodyError::Malformed(decompression_message(encoding, &e)))?;
-    if counted > limit {
+    let mut out = Vec::with_capacity(counted.unwrap_or(0) as usize);
+    let (inflated, _) = inflate(
+        body,
+        encoding,
+        format,
+        &mut |chunk, filter| {
+            let before = out.len();
+            match filter {
+                Some(f) => f.feed(chunk, &mut out),
+                None => out.extend_from_slice(chunk),
+            }
+            if counted.is_none() {
+                reservation.grow_to_blocking(held_before + out.capacity() as u64)?;
+            }
+            Ok((out.len() - before) as u64)
+        },
+        limit,
+    )?;
+    if inflated > limit {
         return Err(too_large);
     }
-    let mut out = Vec::with_capacity(counted as usize);
-    reader(body)
-        .take(counted)
-        .read_to_end(&mut out)
-        .map_err(|e| BodyError::Malformed(decompression_message(encoding, &e)))?;
     Ok(Cow::Owned(out))
+}
+
+/// Takes each inflated chunk (through the filter, for text); answers the
+/// bytes it kept.
+type InflateSink<'s> =
+    dyn FnMut(&[u8], Option<&mut CommentFilter>) -> Result<u64, BudgetError> + 's;
+
+/// Inflates `body` chunk by chunk into `sink` (through a comment filter
+/// for text), stopping once more than `limit` bytes came out; answers the
+/// bytes inflated and the bytes the sink kept.
+fn inflate(
+    body: &[u8],
+    encoding: ContentEncoding,
+    format: BodyFormat,
+    sink: &mut InflateSink<'_>,
+    limit: u64,
+) -> Result<(u64, u64), BodyError> {
+    let mut reader: Box<dyn Read + '_> = match encoding {
+        ContentEncoding::Gzip => Box::new(flate2::read::MultiGzDecoder::new(body)),
+        ContentEncoding::Snappy | ContentEncoding::Identity => {
+            Box::new(snap::read::FrameDecoder::new(body))
+        }
+    };
+    let mut filter = (format == BodyFormat::Text).then(CommentFilter::default);
+    let mut chunk = vec![0u8; 64 * 1024];
+    let (mut inflated, mut kept) = (0u64, 0u64);
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(BodyError::Malformed(decompression_message(encoding, &e))),
+        };
+        inflated += n as u64;
+        if inflated > limit {
+            return Ok((inflated, kept));
+        }
+        kept += sink(&chunk[..n], filter.as_mut())?;
+    }
+    if let Some(f) = filter {
+        let mut tail = Vec::new();
+        f.finish(&mut tail);
+        if !tail.is_empty() {
+            kept += sink(&tail, None)?;
+        }
+    }
+    Ok((inflated, kept))
+}
+
+/// Drops the comment lines the text parser ignores (everything but
+/// `# HELP` and `# TYPE`, with Go's optional blanks), keeping their
+/// newline so that line numbers in errors stay those of the body; works
+/// across chunk boundaries.
+#[derive(Default)]
+pub(crate) struct CommentFilter {
+    state: LineState,
+    /// The start of a line not yet decided.
+    pending: Vec<u8>,
+    /// Bytes of the token after `#` so far.
+    token: usize,
+}
+
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum LineState {
+    /// Blanks at the start of a line so far.
+    #[default]
+    Start,
+    /// `#` and blanks so far.
+    AfterHash,
+    /// `#`, blanks and the first bytes of a token.
+    Token,
+    /// `#`, blanks and `HELP` or `TYPE`: kept if the token ends here.
+    Matched,
+    /// Passing the line through.
+    Keep,
+    /// Dropping the line (its newline is kept).
+    Drop,
+}
+
+/// A line start longer than this undecided is kept (it is no plain comment
+/// worth the bookkeeping).
+const MAX_PENDING: usize = 256;
+
+impl CommentFilter {
+    pub(crate) fn feed(&mut self, mut data: &[u8], out: &mut Vec<u8>) {
+        while !data.is_empty() {
+            match self.state {
+                LineState::Keep => match memchr::memchr(b'\n', data) {
+                    Some(i) => {
+                        out.extend_from_slice(&data[..=i]);
+                        data = &data[i + 1..];
+                        self.state = LineState::Start;
+                    }
+                    None => {
+                        out.extend_from_slice(data);
+                        return;
+                    }
+                },
+                LineState::Drop => match memchr::memchr(b'\n', data) {
+                    Some(i) => {
+                        out.push(b'\n');
+                        data = &data[i + 1..];
+                        self.state = LineState::Start;
+                    }
+                    None => return,
+                },
+                state => {
+                    let b = data[0];
+                    data = &data[1..];
+                    self.step(state, b, out);
+                }
+            }
+        }
+    }
+
+    /// One byte of an undecided line start.
+    fn step(&mut self, state: LineState, b: u8, out: &mut Vec<u8>) {
+        let blank = b == b' ' || b == b'\t';
+        if b == b'\n' {
+            if state == LineState::Start {
+                out.extend_from_slice(&self.pending);
+            }
+            out.push(b'\n');
+            self.pending.clear();
+            self.state = LineState::Start;
+            return;
+        }
+        self.pending.push(b);
+        self.state = match state {
+            LineState::Start if blank => LineState::Start,
+            LineState::Start if b == b'#' => LineState::AfterHash,
+            LineState::AfterHash if blank => LineState::AfterHash,
+            LineState::AfterHash | LineState::Token if !blank => {
+                self.token += 1;
+                let token = &self.pending[self.pending.len() - self.token..];
+                if token == b"HELP" || token == b"TYPE" {
+                    LineState::Matched
+                } else if b"HELP".starts_with(token) || b"TYPE".starts_with(token) {
+                    LineState::Token
+                } else {
+                    LineState::Drop
+                }
+            }
+            // HELP or TYPE as a whole token.
+            LineState::Matched if blank => LineState::Keep,
+            // A token that ended before it was HELP or TYPE, or went on.
+            LineState::Token | LineState::Matched => LineState::Drop,
+            _ => LineState::Keep,
+        };
+        if self.pending.len() > MAX_PENDING
+            && matches!(self.state, LineState::Start | LineState::AfterHash)
+        {
+            self.state = LineState::Keep;
+        }
+        match self.state {
+            LineState::Keep => out.append(&mut self.pending),
+            LineState::Drop => self.pending.clear(),
+            _ => {}
+        }
+        if !matches!(
+            self.state,
+            LineState::AfterHash | LineState::Token | LineState::Matched
+        ) {
+            self.token = 0;
+        }
+    }
+
+    /// The end of the body: an undecided start of a last line without
+    /// newline is blanks (kept) or a comment (dropped).
+    pub(crate) fn finish(self, out: &mut Vec<u8>) {
+        if self.state == LineState::Start {
+            out.extend_from_slice(&self.pending);
+        }
+    }
 }
 
 fn decompression_message(encoding: ContentEncoding, e: &std::io::Error) -> String {
@@ -334,17 +608,26 @@ impl Families<'_> {
     }
 }
 
-/// Parses a (decompressed) body.
+/// Parses a (decompressed) body, stopping at the first series beyond
+/// `max_series`.
 pub(crate) fn parse(
     body: &[u8],
     format: BodyFormat,
     names: NameValidation,
+    max_series: u64,
 ) -> Result<Families<'_>, exposition::Error> {
     match format {
-        BodyFormat::Protobuf => exposition::decode_protobuf_delimited(body).map(Families::Protobuf),
-        BodyFormat::Text => {
-            exposition::parse_text_with(body, ParseOptions { names }).map(Families::Text)
+        BodyFormat::Protobuf => {
+            exposition::decode_protobuf_delimited_at_most(body, max_series).map(Families::Protobuf)
         }
+        BodyFormat::Text => exposition::parse_text_with(
+            body,
+            ParseOptions {
+                names,
+                max_series: Some(max_series),
+            },
+        )
+        .map(Families::Text),
     }
 }
 
@@ -352,6 +635,61 @@ pub(crate) fn parse(
 mod tests {
     use super::*;
     use std::io::Write;
+
+    fn decompress_text(
+        body: &[u8],
+        encoding: ContentEncoding,
+        limit: u64,
+    ) -> Result<Vec<u8>, BodyError> {
+        let budget = InflightBudget::new(1 << 30);
+        let mut reservation = budget.empty();
+        decompress(body, encoding, BodyFormat::Text, limit, &mut reservation).map(Cow::into_owned)
+    }
+
+    fn filtered(chunks: &[&[u8]]) -> String {
+        let mut filter = CommentFilter::default();
+        let mut out = Vec::new();
+        for c in chunks {
+            filter.feed(c, &mut out);
+        }
+        filter.finish(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn plain_comments_are_dropped_keeping_their_lines() {
+        let body = "# a comment\n# HELP m Help.\n\t#TYPE m gauge\n  # HELPER no\nm 1\n#\n#  TYPO\n# TYPE\n  \nm{a=\"#\"} 2\n# last";
+        let expected = "\n# HELP m Help.\n\t#TYPE m gauge\n\nm 1\n\n\n\n  \nm{a=\"#\"} 2\n";
+        assert_eq!(filtered(&[body.as_bytes()]), expected);
+        // The same cut at every byte, across chunks.
+        for cut in 0..body.len() {
+            let (a, b) = body.as_bytes().split_at(cut);
+            assert_eq!(filtered(&[a, b]), expected, "cut at {cut}");
+        }
+        // What the parser says is the same, line numbers included.
+        let broken = "# c\n# c\nm{ 1\n";
+        let err = |text: &[u8]| exposition::parse_text(text).unwrap_err().to_string();
+        assert_eq!(
+            err(filtered(&[broken.as_bytes()]).as_bytes()),
+            err(broken.as_bytes())
+        );
+    }
+
+    #[test]
+    fn comments_cost_nothing_to_hold_once_inflated() {
+        let mut text = Vec::new();
+        for i in 0..100_000 {
+            writeln!(
+                text,
+                "# comment line {i} with some padding to make it long enough"
+            )
+            .unwrap();
+        }
+        text.extend_from_slice(b"m 1\n");
+        let out = decompress_text(&gzip(&text), ContentEncoding::Gzip, 1 << 30).unwrap();
+        assert_eq!(out.len(), 100_000 + 4);
+        assert_eq!(exposition::parse_text(&out).unwrap()[0].name, "m");
+    }
 
     fn gzip(data: &[u8]) -> Vec<u8> {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -364,20 +702,20 @@ mod tests {
         let mut two = gzip(b"a 1\n");
         two.extend(gzip(b"b 2\n"));
         assert_eq!(
-            &*decompress(&two, ContentEncoding::Gzip, 1000).unwrap(),
+            decompress_text(&two, ContentEncoding::Gzip, 1000).unwrap(),
             b"a 1\nb 2\n"
         );
         assert_eq!(
-            decompress(b"", ContentEncoding::Gzip, 10),
+            decompress_text(b"", ContentEncoding::Gzip, 10),
             Err(BodyError::Malformed("EOF".into()))
         );
         assert_eq!(
-            decompress(b"not gzip at all", ContentEncoding::Gzip, 10),
+            decompress_text(b"not gzip at all", ContentEncoding::Gzip, 10),
             Err(BodyError::Malformed("gzip: invalid header".into()))
         );
         let full = gzip(b"m 1\n");
         assert_eq!(
-            decompress(&full[..full.len() - 4], ContentEncoding::Gzip, 100),
+            decompress_text(&full[..full.len() - 4], ContentEncoding::Gzip, 100),
             Err(BodyError::Malformed("unexpected EOF".into()))
         );
     }
@@ -387,14 +725,14 @@ mod tests {
         let bomb = gzip(&vec![b'a'; 10 << 20]);
         assert!(bomb.len() < 20_000);
         assert!(matches!(
-            decompress(&bomb, ContentEncoding::Gzip, 1 << 20),
+            decompress_text(&bomb, ContentEncoding::Gzip, 1 << 20),
             Err(BodyError::TooLarge { .. })
         ));
         let mut framed = snap::write::FrameEncoder::new(Vec::new());
         framed.write_all(&vec![b'a'; 10 << 20]).unwrap();
         let framed = framed.into_inner().unwrap();
         assert!(matches!(
-            decompress(&framed, ContentEncoding::Snappy, 1 << 20),
+            decompress_text(&framed, ContentEncoding::Snappy, 1 << 20),
             Err(BodyError::TooLarge { .. })
         ));
     }

@@ -17,15 +17,26 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
 /// Every open connection's activity.
-#[derive(Default)]
 pub(crate) struct Connections {
     next_id: AtomicU64,
     open: Mutex<HashMap<u64, Arc<Activity>>>,
+    epoch: Instant,
+}
+
+impl Default for Connections {
+    fn default() -> Connections {
+        Connections {
+            next_id: AtomicU64::new(0),
+            open: Mutex::new(HashMap::new()),
+            epoch: Instant::now(),
+        }
+    }
 }
 
 /// What one connection did last.
 struct Activity {
-    /// When bytes last moved, in milliseconds since `epoch`.
+    /// When bytes last moved (or the connection opened), in milliseconds
+    /// since the registry's `epoch`.
     last: AtomicU64,
     epoch: Instant,
     /// Whether the last bytes that moved were read: a request is being
@@ -73,10 +84,9 @@ impl Connections {
     /// after `idle_timeout` without traffic or when shed.
     pub(crate) fn track<T>(self: &Arc<Self>, inner: T, idle_timeout: Duration) -> Tracked<T> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let epoch = Instant::now();
         let activity = Arc::new(Activity {
-            last: AtomicU64::new(0),
-            epoch,
+            last: AtomicU64::new(self.epoch.elapsed().as_millis() as u64),
+            epoch: self.epoch,
             reading: AtomicBool::new(false),
             shed: AtomicBool::new(false),
             waker: AtomicWaker::new(),

@@ -124,9 +124,9 @@ impl AppError {
             AppError::Body(BodyError::Timeout) => StatusCode::REQUEST_TIMEOUT,
             AppError::Limit(e) if e.too_large() => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Limit(_) => StatusCode::BAD_REQUEST,
-            AppError::NotPersisted { .. } | AppError::NotReady { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            AppError::NotPersisted { .. }
+            | AppError::NotReady { .. }
+            | AppError::Body(BodyError::Busy(_)) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::WebConfigInvalid | AppError::Inconsistent(_) | AppError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -222,7 +222,9 @@ impl IntoResponse for AppError {
                 );
                 r
             }
-            AppError::NotPersisted { .. } | AppError::NotReady { .. } => {
+            AppError::NotPersisted { .. }
+            | AppError::NotReady { .. }
+            | AppError::Body(BodyError::Busy(_)) => {
                 let mut r = http_error(status, &self);
                 r.headers_mut()
                     .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -42,6 +42,8 @@ enum DefaultValue {
     Text(&'static str),
     Size(u64),
     Count(u64),
+    /// A size that depends on the machine.
+    Computed(fn() -> u64),
 }
 
 impl DefaultValue {
@@ -50,6 +52,7 @@ impl DefaultValue {
             DefaultValue::Text(t) => (*t).to_string(),
             DefaultValue::Size(n) => format_size(*n),
             DefaultValue::Count(n) => n.to_string(),
+            DefaultValue::Computed(f) => format_size(f()),
         }
     }
 }
@@ -160,6 +163,9 @@ const SPECS: &[Spec] = &[
     Spec { name: "push.max-decompressed-size", kind: Kind::Size, default: DefaultValue::Size(Limits::DEFAULT.max_decompressed_size),
         help: "Maximum size of a push body after decompression.",
         set: |c, v| { c.limits.max_decompressed_size = size(v)?; Ok(()) } },
+    Spec { name: "push.max-inflight-size", kind: Kind::Size, default: DefaultValue::Computed(crate::inflight::default_budget),
+        help: "Maximum memory that requests being read, decompressed and parsed may hold at once, all together; beyond it a request waits up to 1s, then gets 503 (default: a quarter of the memory, at most 4GiB).",
+        set: |c, v| { c.limits.max_inflight_size = size(v)?; Ok(()) } },
     Spec { name: "push.max-series", kind: Kind::Count, default: DefaultValue::Count(Limits::DEFAULT.max_series),
         help: "Maximum number of series in one push.",
         set: |c, v| { c.limits.max_series = count(v)?; Ok(()) } },

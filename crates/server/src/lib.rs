@@ -29,6 +29,7 @@ mod error;
 pub mod flags;
 mod grouping;
 mod handlers;
+mod inflight;
 mod json;
 mod limits;
 pub mod logging;

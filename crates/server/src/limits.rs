@@ -20,6 +20,8 @@ pub struct Limits {
     pub max_label_value_length: u64,
     /// Groups in the store.
     pub max_groups: u64,
+    /// Bytes that requests in flight may hold at once, all together.
+    pub max_inflight_size: u64,
 }
 
 impl Limits {
@@ -32,6 +34,7 @@ impl Limits {
         max_labels: 256,
         max_label_value_length: 64 << 10,
         max_groups: 1_000_000,
+        max_inflight_size: 4 << 30,
     };
 
     /// Checks the shape of a parsed push (and its grouping key) against the
@@ -84,6 +87,9 @@ pub(crate) enum LimitError {
     /// `--push.max-series`.
     #[error("push has {found} series, more than the limit of {limit} (--push.max-series)")]
     Series { found: u64, limit: u64 },
+    /// `--push.max-series`, found while parsing (which stops there).
+    #[error("push has more than {limit} series, the limit (--push.max-series)")]
+    MoreSeries { limit: u64 },
     /// `--push.max-labels`.
     #[error("a series has {found} labels, more than the limit of {limit} (--push.max-labels)")]
     Labels { found: u64, limit: u64 },
@@ -96,7 +102,7 @@ impl LimitError {
     /// The flag that sets the limit (the `limit` label of the refusal metric).
     pub(crate) fn flag(&self) -> &'static str {
         match self {
-            LimitError::Series { .. } => "push.max-series",
+            LimitError::Series { .. } | LimitError::MoreSeries { .. } => "push.max-series",
             LimitError::Labels { .. } => "push.max-labels",
             LimitError::LabelValueLength { .. } => "push.max-label-value-length",
         }
@@ -105,7 +111,10 @@ impl LimitError {
     /// Too many series is a 413 (the push is too large); the others are
     /// malformed pushes (400).
     pub(crate) fn too_large(&self) -> bool {
-        matches!(self, LimitError::Series { .. })
+        matches!(
+            self,
+            LimitError::Series { .. } | LimitError::MoreSeries { .. }
+        )
     }
 }
 

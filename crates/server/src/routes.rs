@@ -308,14 +308,15 @@ async fn resolve(
             &parts.headers,
             config.limits.max_body_size,
             config.read_timeout,
+            state.inflight(),
         )
         .await;
-        let checked = read.and_then(|bytes| match body::gzip_header_error(&bytes) {
+        let checked = read.and_then(|held| match body::gzip_header_error(&held.bytes) {
             Some(e) => Err(body::BodyError::Malformed(e.into())),
-            None => Ok(bytes),
+            None => Ok(held),
         });
         match checked {
-            Ok(bytes) => BodySource::Read(bytes),
+            Ok(held) => BodySource::Read(held),
             Err(e) => {
                 let e = AppError::Body(e);
                 if let Some(flag) = e.limit_flag() {

@@ -9,6 +9,7 @@ use tokio::sync::watch;
 
 use crate::auth::BasicAuth;
 use crate::flags::Config;
+use crate::inflight::InflightBudget;
 use crate::own::OwnMetrics;
 use crate::webconfig::{WebConfigError, WebConfigHandle};
 
@@ -19,6 +20,7 @@ struct Inner {
     store: Arc<Store>,
     persistence: Option<Arc<Persistence>>,
     own: OwnMetrics,
+    inflight: Arc<InflightBudget>,
     started: PushTime,
     shutdown: watch::Sender<bool>,
 }
@@ -64,6 +66,7 @@ impl AppState {
         let (shutdown, _) = watch::channel(false);
         Ok(AppState {
             inner: Arc::new(Inner {
+                inflight: InflightBudget::new(config.limits.max_inflight_size),
                 config,
                 web,
                 auth: BasicAuth::new(),
@@ -129,6 +132,11 @@ impl AppState {
     pub(crate) fn request_quit(&self) {
         // Nobody listening means the server is stopping anyway.
         let _ = self.inner.shutdown.send(true);
+    }
+
+    /// The memory budget of requests in flight.
+    pub(crate) fn inflight(&self) -> &Arc<InflightBudget> {
+        &self.inner.inflight
     }
 
     /// Resolves when `/-/quit` asked the gateway to stop.

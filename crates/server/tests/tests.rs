@@ -6,6 +6,7 @@ mod descriptors;
 mod disk_full;
 mod gateway;
 mod go_import;
+mod memory;
 mod persistence;
 mod push;
 mod refusals;

@@ -54,8 +54,23 @@ impl Conn {
         path: &str,
         body: &[u8],
     ) -> std::io::Result<Reply> {
+        self.exchange_with(method, path, &[], body)
+    }
+
+    /// Sends a request with extra headers; answers the whole reply.
+    pub(crate) fn exchange_with(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<Reply> {
+        let extra: String = headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\r\n"))
+            .collect();
         let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: x\r\n{extra}Content-Length: {}\r\n\r\n",
             body.len()
         );
         let s = self.reader.get_mut();
