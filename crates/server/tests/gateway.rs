@@ -32,6 +32,14 @@ impl Gateway {
             .stderr(Stdio::piped())
             .spawn()
             .expect("gateway starts");
+        // Drain the log: a full pipe would block the gateway's logging.
+        if let Some(stderr) = child.stderr.take() {
+            std::thread::spawn(
+                move || {
+                    for _ in BufReader::new(stderr).lines().map_while(Result::ok) {}
+                },
+            );
+        }
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {

@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use server::AppState;
 use store::{ChangeLog, LogError, Position, Record, Store, Ticket, Write as StoreWrite};
@@ -31,12 +31,12 @@ fn request(port: u16, method: &str, path: &str, body: &str) -> u16 {
 }
 
 /// The log lines of a gateway, once it has stopped.
-fn logs_of(mut gateway: Gateway) -> Vec<String> {
-    let mut stderr = gateway.child.stderr.take().unwrap();
+fn logs_of((gateway, log): (Gateway, Arc<Mutex<Vec<String>>>)) -> Vec<String> {
     gateway.stop();
-    let mut text = String::new();
-    stderr.read_to_string(&mut text).unwrap();
-    text.lines().map(str::to_string).collect()
+    // The last lines may still be on their way through the pipe.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let lines = log.lock().unwrap().clone();
+    lines
 }
 
 fn line_with<'a>(lines: &'a [String], needle: &str) -> &'a str {
@@ -48,8 +48,8 @@ fn line_with<'a>(lines: &'a [String], needle: &str) -> &'a str {
 
 #[test]
 fn refusals_are_logged_where_and_as_go_logs_them() {
-    let gateway = Gateway::start(&["--log.level=debug"]);
-    let port = gateway.port;
+    let gateway = Gateway::start_logged(&[], &["--log.level=debug"]);
+    let port = gateway.0.port;
     assert_eq!(
         request(port, "PUT", "/metrics/job/a", "# TYPE x counter\nx 1\n"),
         200
@@ -101,8 +101,8 @@ fn refusals_are_logged_where_and_as_go_logs_them() {
 
 #[test]
 fn at_the_default_level_only_consistency_refusals_are_logged() {
-    let gateway = Gateway::start(&[]);
-    let port = gateway.port;
+    let gateway = Gateway::start_logged(&[], &[]);
+    let port = gateway.0.port;
     assert_eq!(
         request(port, "PUT", "/metrics/job/a", "# TYPE x counter\nx 1\n"),
         200

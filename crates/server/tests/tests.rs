@@ -12,6 +12,7 @@ mod push;
 mod refusals;
 mod routes;
 mod security;
+mod soak;
 mod structure;
 mod ui;
 mod util;

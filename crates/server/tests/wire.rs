@@ -10,6 +10,8 @@ pub(crate) struct Reply {
     pub(crate) status: u16,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: String,
+    /// The body as sent (for binary formats).
+    pub(crate) raw: Vec<u8>,
 }
 
 impl Reply {
@@ -127,6 +129,7 @@ impl Conn {
             status,
             headers,
             body: String::from_utf8_lossy(&body).into_owned(),
+            raw: body,
         })
     }
 }
