@@ -123,6 +123,32 @@ impl Gateway {
         kb * 1024
     }
 
+    /// CPU time the gateway has used so far (user and system), which a
+    /// busy machine does not stretch as it stretches wall-clock time.
+    pub(crate) fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        // Fields after the command name, which is in parentheses.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        let per_second = Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .unwrap_or(100);
+        Duration::from_millis(ticks * 1000 / per_second)
+    }
+
     /// Stops the gateway with SIGTERM (a clean shutdown, which writes the
     /// final snapshot) and asserts it exited successfully.
     pub(crate) fn stop(mut self) {

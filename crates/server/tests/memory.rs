@@ -6,6 +6,7 @@
 
 use std::io::Write;
 use std::net::TcpStream;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::gateway::Gateway;
@@ -19,8 +20,12 @@ fn gzip(text: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
+/// One heavy test at a time: they measure memory and time.
+static HEAVY: Mutex<()> = Mutex::new(());
+
 fn gzip_push(port: u16, job: &str, body: &[u8]) -> Reply {
-    Conn::open(port)
+    // A loaded machine inflates slowly; the answer still comes.
+    Conn::open_waiting(port, Duration::from_secs(300))
         .unwrap()
         .exchange_with(
             "PUT",
@@ -43,6 +48,7 @@ fn still_serving(port: u16) {
 
 #[test]
 fn ten_concurrent_pushes_inflating_to_200_mb_of_comments_stay_under_512_mib() {
+    let _one = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
     let mut text = Vec::with_capacity(201 << 20);
     let line = b"# a comment line that a batch job wrote, padded out to about eighty bytes.\n";
     while text.len() < 200 << 20 {
@@ -72,6 +78,7 @@ fn ten_concurrent_pushes_inflating_to_200_mb_of_comments_stay_under_512_mib() {
 
 #[test]
 fn three_million_series_over_max_series_are_refused_within_a_second() {
+    let _one = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
     let mut text = Vec::with_capacity(64 << 20);
     for i in 0..3_000_000u32 {
         writeln!(text, "s{{i=\"{i}\"}} 1").unwrap();
@@ -79,23 +86,24 @@ fn three_million_series_over_max_series_are_refused_within_a_second() {
     let body = gzip(&text);
     drop(text);
     let gw = Gateway::start(&["--push.max-series=100000"]);
-    // The best of three, so that one stall of a busy machine is not taken
-    // for the gateway's time.
-    let mut fastest = Duration::MAX;
+    // The gateway's CPU time per refusal: what a push costs it, which the
+    // other tests running beside this one do not stretch (wall-clock
+    // time, printed too, does stretch on a busy machine).
     for n in 0..3 {
-        let started = Instant::now();
+        let (cpu_before, started) = (gw.cpu_time(), Instant::now());
         let reply = gzip_push(gw.port, &format!("huge{n}"), &body);
-        fastest = fastest.min(started.elapsed());
+        let (cpu, wall) = (gw.cpu_time() - cpu_before, started.elapsed());
+        eprintln!("refusal {n}: {cpu:?} of CPU, {wall:?} wall-clock");
         assert_eq!(reply.status, 413, "{}", reply.body);
         assert_eq!(
             reply.body,
             "push has more than 100000 series, the limit (--push.max-series)\n"
         );
+        assert!(
+            cpu < Duration::from_secs(1),
+            "refusal {n} took {cpu:?} of CPU"
+        );
     }
-    assert!(
-        fastest < Duration::from_secs(1),
-        "refused after {fastest:?}"
-    );
     let peak = gw.peak_rss();
     assert!(peak < 256 * MIB, "peak RSS {} MiB", peak / MIB);
     let scrape = get(gw.port, "/metrics");
@@ -108,6 +116,7 @@ fn three_million_series_over_max_series_are_refused_within_a_second() {
 
 #[test]
 fn the_inflight_budget_makes_requests_wait_then_refuses_them() {
+    let _one = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
     let gw = Gateway::start(&["--push.max-inflight-size=1MiB"]);
     // A slow client holds 900 KiB of the budget: its declared length.
     let mut slow = TcpStream::connect(("127.0.0.1", gw.port)).unwrap();

@@ -30,8 +30,13 @@ pub(crate) struct Conn {
 
 impl Conn {
     pub(crate) fn open(port: u16) -> std::io::Result<Conn> {
+        Conn::open_waiting(port, Duration::from_secs(10))
+    }
+
+    /// A connection that waits up to `timeout` for each answer.
+    pub(crate) fn open_waiting(port: u16, timeout: Duration) -> std::io::Result<Conn> {
         let s = TcpStream::connect(("127.0.0.1", port))?;
-        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        s.set_read_timeout(Some(timeout))?;
         s.set_nodelay(true)?;
         Ok(Conn {
             reader: BufReader::new(s),
