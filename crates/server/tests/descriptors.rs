@@ -6,10 +6,9 @@
 
 use std::net::TcpStream;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::gateway::Gateway;
+use crate::gateway::{Gateway, Log};
 use crate::wire::Conn;
 
 const IDLE: usize = 2000;
@@ -51,7 +50,7 @@ fn timed_push(port: u16, n: usize) -> (u16, Duration) {
     (status, start.elapsed())
 }
 
-fn accept_failures(log: &Arc<Mutex<Vec<String>>>) -> usize {
+fn accept_failures(log: &Log) -> usize {
     log.lock()
         .unwrap()
         .iter()

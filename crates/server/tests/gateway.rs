@@ -21,25 +21,45 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
+/// A gateway's log lines, as they arrive.
+pub(crate) type Log = Arc<Mutex<Vec<String>>>;
+
+/// Spawns the binary (under `wrapper`, if any) on a free port; its log is
+/// drained into a buffer, since a full pipe would block its logging.
+fn spawn(wrapper: &[&str], args: &[&str]) -> (Child, u16, Log) {
+    let port = free_port();
+    let binary = env!("CARGO_BIN_EXE_pushgateway");
+    let mut command = match wrapper.split_first() {
+        Some((program, rest)) => {
+            let mut c = Command::new(program);
+            c.args(rest).arg(binary);
+            c
+        }
+        None => Command::new(binary),
+    };
+    let mut child = command
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("gateway starts");
+    let log: Log = Arc::new(Mutex::new(Vec::new()));
+    if let Some(stderr) = child.stderr.take() {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                log.lock().unwrap().push(line);
+            }
+        });
+    }
+    (child, port, log)
+}
+
 impl Gateway {
     /// Starts the binary with `args` and waits until the port accepts.
     pub(crate) fn start(args: &[&str]) -> Gateway {
-        let port = free_port();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pushgateway"))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("gateway starts");
-        // Drain the log: a full pipe would block the gateway's logging.
-        if let Some(stderr) = child.stderr.take() {
-            std::thread::spawn(
-                move || {
-                    for _ in BufReader::new(stderr).lines().map_while(Result::ok) {}
-                },
-            );
-        }
+        let (mut child, port, _log) = spawn(&[], args);
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -54,36 +74,8 @@ impl Gateway {
 
     /// Starts the binary under `wrapper` (e.g. `prlimit --nofile=…`) with
     /// `args`; its log lines are collected into the returned buffer.
-    pub(crate) fn start_logged(
-        wrapper: &[&str],
-        args: &[&str],
-    ) -> (Gateway, Arc<Mutex<Vec<String>>>) {
-        let port = free_port();
-        let binary = env!("CARGO_BIN_EXE_pushgateway");
-        let mut command = match wrapper.split_first() {
-            Some((program, rest)) => {
-                let mut c = Command::new(program);
-                c.args(rest).arg(binary);
-                c
-            }
-            None => Command::new(binary),
-        };
-        let mut child = command
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("gateway starts");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        if let Some(stderr) = child.stderr.take() {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    log.lock().unwrap().push(line);
-                }
-            });
-        }
+    pub(crate) fn start_logged(wrapper: &[&str], args: &[&str]) -> (Gateway, Log) {
+        let (mut child, port, log) = spawn(wrapper, args);
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if log

@@ -4,12 +4,12 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use server::AppState;
 use store::{ChangeLog, LogError, Position, Record, Store, Ticket, Write as StoreWrite};
 
-use crate::gateway::Gateway;
+use crate::gateway::{Gateway, Log};
 use crate::util::{app, send};
 
 /// One HTTP/1.1 request on a fresh connection; the status code.
@@ -31,7 +31,7 @@ fn request(port: u16, method: &str, path: &str, body: &str) -> u16 {
 }
 
 /// The log lines of a gateway, once it has stopped.
-fn logs_of((gateway, log): (Gateway, Arc<Mutex<Vec<String>>>)) -> Vec<String> {
+fn logs_of((gateway, log): (Gateway, Log)) -> Vec<String> {
     gateway.stop();
     // The last lines may still be on their way through the pipe.
     std::thread::sleep(std::time::Duration::from_millis(100));

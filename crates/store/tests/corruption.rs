@@ -11,7 +11,7 @@ use store::{
     StoreOptions,
 };
 
-use crate::util::{key, push_durably};
+use crate::util::{key, push_durably, segments};
 
 const GROUPS: usize = 50;
 
@@ -49,22 +49,6 @@ fn filled(file: &Path, snapshot: bool) {
     } else {
         std::mem::forget(p);
     }
-}
-
-fn segments(file: &Path) -> Vec<PathBuf> {
-    let prefix = format!("{}.wal-", file.file_name().unwrap().to_string_lossy());
-    let mut out: Vec<PathBuf> = std::fs::read_dir(file.parent().unwrap())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with(&prefix)
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 /// The (offset, length) of each framed record after the 8-byte magic.

@@ -2,14 +2,14 @@
 //! replays to the live state after a kill, and damage is told apart from a
 //! torn tail.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use store::{
     OnCorruption, PersistError, PersistMode, Persistence, PersistenceOptions, PushMode, Store,
     StoreOptions,
 };
 
-use crate::util::{key, push_durably, push_text, scrape};
+use crate::util::{key, push_durably, push_text, scrape, segments};
 
 fn open(
     file: &Path,
@@ -44,22 +44,6 @@ fn times(store: &Store) -> Vec<(String, i64, i64)> {
             )
         })
         .collect()
-}
-
-fn segments(file: &Path) -> Vec<PathBuf> {
-    let prefix = format!("{}.wal-", file.file_name().unwrap().to_string_lossy());
-    let mut out: Vec<PathBuf> = std::fs::read_dir(file.parent().unwrap())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with(&prefix)
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 /// A mix of every kind of write: replaces, merges, a histogram and a

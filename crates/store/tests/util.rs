@@ -1,5 +1,7 @@
 //! Helpers: pushing text bodies and reading a store's scrape.
 
+use std::path::{Path, PathBuf};
+
 use store::{Encoding, GroupingKey, PushMode, PushTime, Rejected, Store, Ticket};
 
 /// A grouping key from `name=value` pairs (`job` first).
@@ -33,4 +35,21 @@ pub(crate) fn scrape(store: &Store) -> String {
         .snapshot()
         .write_exposition(&[], Encoding::Text, &mut |b| out.extend_from_slice(b));
     String::from_utf8(out).expect("the exposition is UTF-8")
+}
+
+/// The journal segments next to a persistence file, in order.
+pub(crate) fn segments(file: &Path) -> Vec<PathBuf> {
+    let prefix = format!("{}.wal-", file.file_name().unwrap().to_string_lossy());
+    let mut out: Vec<PathBuf> = std::fs::read_dir(file.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&prefix)
+        })
+        .collect();
+    out.sort();
+    out
 }

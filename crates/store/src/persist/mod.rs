@@ -693,19 +693,12 @@ fn parse_snapshot<'a>(
             Err(e) => problems.push(corrupt(start + offset, e.to_string())),
         }
     }
-    if let Some(first) = problems.first() {
-        if !tolerate {
-            return Err(first.clone());
-        }
-        report
-            .warnings
-            .extend(problems.iter().map(ToString::to_string));
+    if tolerate_damage(&problems, options, path, report)? {
         report.warnings.push(format!(
             "{}: kept {} intact groups",
             path.display(),
             parsed.len()
         ));
-        keep_corrupt_copy(path, report);
     }
     Ok(SnapshotContents::Ours {
         lsn,
@@ -828,20 +821,34 @@ fn parse_journal<'a>(
                 break;
             }
         }
-        if let Some(first) = problems.first() {
-            if !tolerate {
-                return Err(first.clone());
-            }
-            report
-                .warnings
-                .extend(problems.iter().map(ToString::to_string));
-            keep_corrupt_copy(path, report);
-        }
+        tolerate_damage(&problems, options, path, report)?;
     }
     Ok(JournalContents {
         records: records_out,
         last_lsn: last,
     })
+}
+
+/// The damage found in `path`: refused (the first problem) unless the
+/// options keep what is readable, then reported and the file kept aside.
+/// Answers whether there was damage.
+fn tolerate_damage(
+    problems: &[PersistError],
+    options: &PersistenceOptions,
+    path: &Path,
+    report: &mut LoadReport,
+) -> Result<bool, PersistError> {
+    let Some(first) = problems.first() else {
+        return Ok(false);
+    };
+    if options.on_corruption != OnCorruption::KeepReadable {
+        return Err(first.clone());
+    }
+    report
+        .warnings
+        .extend(problems.iter().map(ToString::to_string));
+    keep_corrupt_copy(path, report);
+    Ok(true)
 }
 
 /// With `ignore_corrupt`, the next snapshot replaces a damaged file: keep
