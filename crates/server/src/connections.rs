@@ -127,6 +127,27 @@ impl<T> Tracked<T> {
             .reset(tokio::time::Instant::now() + self.timeout);
     }
 
+    /// Notes a write's bytes, or while it waits, whether to close.
+    fn after_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        written: Poll<std::io::Result<usize>>,
+    ) -> Poll<std::io::Result<usize>> {
+        match written {
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    self.moved(false);
+                }
+                Poll::Ready(Ok(n))
+            }
+            Poll::Pending => match self.closing(cx) {
+                Some(e) => Poll::Ready(Err(e)),
+                None => Poll::Pending,
+            },
+            other => other,
+        }
+    }
+
     /// Why the connection must close now, if it must; registers to be
     /// woken when shed.
     fn closing(&mut self, cx: &mut Context<'_>) -> Option<std::io::Error> {
@@ -180,19 +201,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write(cx, data) {
-            Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    self.moved(false);
-                }
-                Poll::Ready(Ok(n))
-            }
-            Poll::Pending => match self.closing(cx) {
-                Some(e) => Poll::Ready(Err(e)),
-                None => Poll::Pending,
-            },
-            other => other,
-        }
+        let written = Pin::new(&mut self.inner).poll_write(cx, data);
+        self.after_write(cx, written)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -208,19 +218,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        match Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
-            Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    self.moved(false);
-                }
-                Poll::Ready(Ok(n))
-            }
-            Poll::Pending => match self.closing(cx) {
-                Some(e) => Poll::Ready(Err(e)),
-                None => Poll::Pending,
-            },
-            other => other,
-        }
+        let written = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.after_write(cx, written)
     }
 
     fn is_write_vectored(&self) -> bool {
