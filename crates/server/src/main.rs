@@ -42,7 +42,6 @@ fn main() -> ExitCode {
 async fn run(config: flags::Config) -> ExitCode {
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting pushgateway");
     server::serve::raise_open_files_limit();
-    let addresses = config.listen_addresses.clone();
     let persistence = match server::persistence::open(&config) {
         Ok(p) => p,
         Err(e) => {
@@ -62,19 +61,9 @@ async fn run(config: flags::Config) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let mut listeners = Vec::new();
-    for address in &addresses {
-        match server::serve::bind(address).await {
-            Ok(l) => {
-                tracing::info!(address = %address, "listening");
-                listeners.push(l);
-            }
-            Err(e) => {
-                tracing::error!(err = %e, "cannot listen");
-                return ExitCode::from(1);
-            }
-        }
-    }
+    let Some(listeners) = listeners(state.config()).await else {
+        return ExitCode::from(1);
+    };
     let snapshots = persistence
         .clone()
         .map(|p| tokio::spawn(server::persistence::snapshot_periodically(p, interval)));
@@ -94,4 +83,36 @@ async fn run(config: flags::Config) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The sockets to serve: those systemd passed with `--web.systemd-socket`,
+/// else every `--web.listen-address`, bound. `None` (logged) when there
+/// are none to serve.
+async fn listeners(config: &flags::Config) -> Option<Vec<tokio::net::TcpListener>> {
+    let mut listeners = Vec::new();
+    if config.systemd_socket {
+        tracing::info!("Listening on systemd activated listeners instead of port listeners.");
+        match server::serve::systemd_listeners() {
+            Ok(passed) => listeners = passed,
+            Err(e) => {
+                tracing::error!(err = %e, "cannot listen");
+                return None;
+            }
+        }
+    } else {
+        for address in &config.listen_addresses {
+            match server::serve::bind(address).await {
+                Ok(l) => listeners.push(l),
+                Err(e) => {
+                    tracing::error!(err = %e, "cannot listen");
+                    return None;
+                }
+            }
+        }
+    }
+    for l in &listeners {
+        let address = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        tracing::info!(address = %address, "listening");
+    }
+    Some(listeners)
 }

@@ -1,5 +1,5 @@
 //! Listening and serving: every `--web.listen-address` (backlog 4096, as
-//! Go), HTTP/1.1 and HTTP/2, optional TLS, timeouts against slow clients,
+//! Go) or the sockets systemd passed, HTTP/1.1 and HTTP/2, optional TLS, timeouts against slow clients,
 //! headroom when file descriptors run out, and graceful shutdown on
 //! SIGINT, SIGTERM or `/-/quit`.
 
@@ -32,6 +32,49 @@ pub enum ServeError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+/// Why socket activation yielded no listener.
+#[derive(Debug, thiserror::Error)]
+pub enum ActivationError {
+    /// No sockets were passed (or they were meant for another process).
+    #[error("no socket activation file descriptors found")]
+    NoneFound,
+    /// A passed descriptor is not a listening TCP socket.
+    #[error("socket activation file descriptor {index}: {source}")]
+    Unusable {
+        /// Which of the passed descriptors (0 is the first, fd 3).
+        index: usize,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The listening sockets systemd passed (`--web.systemd-socket`): the
+/// `LISTEN_FDS` descriptors from 3 on, when `LISTEN_PID` names this
+/// process, as the Go gateway takes them. Every passed socket is served.
+pub fn systemd_listeners() -> Result<Vec<TcpListener>, ActivationError> {
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|pid| pid.trim().parse::<u32>().ok())
+        == Some(std::process::id());
+    if !ours {
+        return Err(ActivationError::NoneFound);
+    }
+    let mut passed = listenfd::ListenFd::from_env();
+    let mut listeners = Vec::new();
+    for index in 0..passed.len() {
+        let unusable = |source| ActivationError::Unusable { index, source };
+        let Some(listener) = passed.take_tcp_listener(index).map_err(unusable)? else {
+            continue;
+        };
+        listener.set_nonblocking(true).map_err(unusable)?;
+        listeners.push(TcpListener::from_std(listener).map_err(unusable)?);
+    }
+    if listeners.is_empty() {
+        return Err(ActivationError::NoneFound);
+    }
+    Ok(listeners)
 }
 
 /// Pending connections the kernel queues per listener (Go's value; the

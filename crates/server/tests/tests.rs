@@ -2,6 +2,7 @@
 //! behaviour. Most drive `server::app` without a socket; `gateway` runs
 //! the real binary for what needs sockets.
 
+mod activation;
 mod conformance;
 mod descriptors;
 mod disk_full;
