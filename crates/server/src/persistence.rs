@@ -20,6 +20,13 @@ pub fn open(config: &Config) -> Result<Option<Arc<Persistence>>, store::PersistE
     };
     let started = std::time::Instant::now();
     let (persistence, report) = Persistence::open(options, crate::state::store_options(config))?;
+    if let Some(backup) = &report.go_backup {
+        tracing::info!(
+            file = %config.persistence_file,
+            backup = %backup.display(),
+            "imported a Go Pushgateway persistence file; kept it as it was, for going back to Go"
+        );
+    }
     for warning in &report.warnings {
         tracing::warn!(file = %config.persistence_file, problem = %warning, "persistence");
     }

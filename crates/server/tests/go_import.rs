@@ -332,4 +332,30 @@ fn a_go_persistence_file_is_imported_and_replaced() {
         .filter(|l| !after.0.contains(&format!("{l}\n")))
         .collect();
     assert_eq!(kept, "", "lines of Go's scrape missing after the restart");
+    drop(ours);
+
+    // The way back: Go's file was kept as it was, and ours is private.
+    let backup = dir.path().join("pushgateway.data.go-backup");
+    assert_eq!(
+        std::fs::read(&backup).unwrap(),
+        std::fs::read(&go_file).unwrap(),
+        "the Go file is kept byte for byte"
+    );
+    assert_eq!(mode(&file), 0o600, "our persistence file is owner-only");
+    assert_eq!(mode(&backup), 0o600, "the backup is owner-only");
+    // Go, given the backup, serves what it served before the switch.
+    let back = dir.path().join("back.data");
+    std::fs::copy(&backup, &back).unwrap();
+    let go = GoGateway::start(&back, dir.path().join("go-back.log"));
+    assert_eq!(
+        pushed_families(&get(go.port, "/metrics")),
+        go_metrics,
+        "Go reads its kept file again: {}",
+        go.log()
+    );
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }

@@ -222,6 +222,14 @@ fn a_clean_restart_serves_identical_metrics() {
     drop(conn);
     // SIGTERM: a clean shutdown writes the snapshot.
     gw.stop();
+    // Every file the gateway wrote (snapshot, journal) is owner-only, as
+    // the Go gateway's file is: pushed metrics may be sensitive.
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        use std::os::unix::fs::PermissionsExt;
+        let entry = entry.unwrap();
+        let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{:?}", entry.file_name());
+    }
     let segments: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())

@@ -13,7 +13,7 @@
 //! checksums it, so the lock is held only to queue it.
 
 use std::collections::VecDeque;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -103,12 +103,7 @@ fn create_segment(base: &Path, lsn: u64) -> Result<File, LogError> {
         reason: format!("starting a journal segment: {e}"),
         location: path.display().to_string(),
     };
-    let mut file = OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .open(&path)
-        .map_err(io)?;
+    let mut file = super::private_file().open(&path).map_err(io)?;
     file.write_all(SEGMENT_MAGIC).map_err(io)?;
     file.sync_all().map_err(io)?;
     sync_dir(&path).map_err(io)?;

@@ -147,6 +147,9 @@ pub struct LoadReport {
     pub replayed: u64,
     /// Whether the snapshot was a Go Pushgateway file.
     pub imported_go_file: bool,
+    /// Where the Go file was kept, as it was, before this gateway's first
+    /// snapshot replaces it (the way back to the Go gateway).
+    pub go_backup: Option<PathBuf>,
     /// Problems tolerated (torn journal tail, or corruption with `ignore_corrupt`).
     pub warnings: Vec<String>,
     /// Whether damaged files were read past (with `ignore_corrupt`); a
@@ -469,12 +472,7 @@ fn write_snapshot_to(
 ) -> Result<(), PersistError> {
     let tmp = tmp.to_path_buf();
     let io = io_error(&tmp);
-    let out = OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .open(&tmp)
-        .map_err(&io)?;
+    let out = private_file().open(&tmp).map_err(&io)?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
     out.write_all(SNAPSHOT_MAGIC).map_err(&io)?;
     let mut framed = Vec::new();
@@ -872,6 +870,41 @@ fn keep_corrupt_copy(path: &Path, report: &mut LoadReport) {
     }
 }
 
+/// Keeps a Go Pushgateway file, byte for byte, as `<file>.go-backup`
+/// (written aside, synced and renamed into place), since this gateway's
+/// snapshots replace the file in a format the Go gateway cannot read.
+/// Failing to keep it stops start-up: without it there is no way back.
+fn keep_go_backup(path: &Path, data: &[u8]) -> Result<PathBuf, PersistError> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".go-backup");
+    let backup = path.with_file_name(name);
+    let mut tmp_name = backup.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(".tmp");
+    let tmp = backup.with_file_name(tmp_name);
+    let written = (|| {
+        let mut out = private_file().open(&tmp)?;
+        out.write_all(data)?;
+        out.sync_all()?;
+        std::fs::rename(&tmp, &backup)?;
+        sync_dir(&backup)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_error(&backup)(e));
+    }
+    Ok(backup)
+}
+
+/// Options for a new file only its owner may read: metrics can be
+/// sensitive, and the Go gateway keeps its file at 0600 too.
+pub(crate) fn private_file() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.create(true).truncate(true).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+}
+
 fn parse_go_file<'a>(
     path: &Path,
     data: &[u8],
@@ -879,7 +912,10 @@ fn parse_go_file<'a>(
     report: &mut LoadReport,
 ) -> Result<SnapshotContents<'a>, PersistError> {
     match gob::decode_go_file(data) {
-        Ok(groups) => Ok(SnapshotContents::Go(groups)),
+        Ok(groups) => {
+            report.go_backup = Some(keep_go_backup(path, data)?);
+            Ok(SnapshotContents::Go(groups))
+        }
         Err(e) if (options.on_corruption == OnCorruption::KeepReadable) => {
             report
                 .warnings
