@@ -111,7 +111,7 @@ const SPECS: &[Spec] = &[
         set: |c, v| { c.enable_admin_api = flag(v); Ok(()) } },
     Spec { name: "web.local-assets", kind: Kind::Text, default: DefaultValue::Text(""),
         help: "Accepted for compatibility with Debian's packaging; the web UI's assets are built into the binary.",
-        set: |_, _| Ok(()) },
+        set: |c, v| { c.local_assets = text(v); Ok(()) } },
     Spec { name: "web.unauthenticated-health", kind: Kind::Bool, default: DefaultValue::Text("false"),
         help: "Serve /-/healthy and /-/ready without basic authentication (for load balancers).",
         set: |c, v| { c.unauthenticated_health = flag(v); Ok(()) } },
@@ -226,6 +226,9 @@ pub struct Config {
     pub listen_addresses: Vec<String>,
     /// Use sockets passed by systemd.
     pub systemd_socket: bool,
+    /// `--web.local-assets` as given: accepted for Debian's packaging, not
+    /// used (the UI is built in).
+    pub local_assets: String,
     /// exporter-toolkit web config file (TLS, basic auth).
     pub web_config_file: String,
     /// Scrape path (joined to the route prefix).
@@ -286,6 +289,7 @@ impl Config {
         Config {
             listen_addresses: Vec::new(),
             systemd_socket: false,
+            local_assets: String::new(),
             web_config_file: String::new(),
             telemetry_path: String::new(),
             external_url: String::new(),
@@ -320,6 +324,22 @@ pub enum Parsed {
     Help(String),
     /// Print the version and exit.
     Version,
+    /// Print a man page and exit (`--help-man`).
+    Man,
+    /// Print a shell's completion script and exit.
+    CompletionScript(Shell),
+    /// Print the completions for the words typed so far and exit
+    /// (`--completion-bash`, what the completion scripts call).
+    Completions(String),
+}
+
+/// A shell that `--completion-script-<shell>` writes a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shell {
+    /// `--completion-script-bash`.
+    Bash,
+    /// `--completion-script-zsh`.
+    Zsh,
 }
 
 /// A command-line problem, worded as kingpin words it.
@@ -335,13 +355,21 @@ where
 {
     // The values given, by position in the flag table.
     let mut values: Vec<Vec<String>> = vec![Vec::new(); SPECS.len()];
-    let mut args = args.into_iter().map(Into::into);
+    let all: Vec<String> = args.into_iter().map(Into::into).collect();
+    if let Some(at) = all.iter().position(|a| a == "--completion-bash") {
+        // The words typed so far, as kingpin answers them: parse errors
+        // are ignored.
+        return Ok(Parsed::Completions(completions(&all[at + 1..])));
+    }
+    let mut args = all.into_iter();
     while let Some(arg) = args.next() {
-        if arg == "-h" || arg == "--help" || arg == "--help-long" || arg == "--help-man" {
-            return Ok(Parsed::Help(usage()));
-        }
-        if arg == "--version" {
-            return Ok(Parsed::Version);
+        match arg.as_str() {
+            "-h" | "--help" | "--help-long" => return Ok(Parsed::Help(usage())),
+            "--help-man" => return Ok(Parsed::Man),
+            "--completion-script-bash" => return Ok(Parsed::CompletionScript(Shell::Bash)),
+            "--completion-script-zsh" => return Ok(Parsed::CompletionScript(Shell::Zsh)),
+            "--version" => return Ok(Parsed::Version),
+            _ => {}
         }
         let Some(body) = arg.strip_prefix("--") else {
             return Err(FlagError(if arg.starts_with('-') && arg.len() > 1 {
@@ -594,6 +622,128 @@ pub fn usage() -> String {
         let _ = writeln!(out, "      {left}\n            {}", spec.help);
     }
     out.push_str("      --version                  Show application version.\n");
+    out
+}
+
+/// What a shell may complete after `words`: the values of a choice flag
+/// being given, else every flag (the shell filters by what is typed).
+fn completions(words: &[String]) -> String {
+    let current = words.last().map_or("", String::as_str);
+    let previous = words.len().checked_sub(2).map_or("", |i| words[i].as_str());
+    let choices_of = |name: &str| {
+        SPECS
+            .iter()
+            .find(|s| s.name == name)
+            .and_then(|s| match s.kind {
+                Kind::Choice(c) => Some(c),
+                _ => None,
+            })
+    };
+    let given = current
+        .strip_prefix("--")
+        .and_then(|c| c.split_once('=').map(|(n, _)| n))
+        .and_then(choices_of)
+        .or_else(|| previous.strip_prefix("--").and_then(choices_of));
+    if let Some(choices) = given {
+        if !choices.contains(&current) {
+            return choices.join("\n");
+        }
+    }
+    let mut names = vec!["--help".to_string()];
+    names.extend(SPECS.iter().map(|s| format!("--{}", s.name)));
+    names.push("--version".into());
+    names.join("\n")
+}
+
+/// The completion script for `shell`, as kingpin writes it: it asks
+/// `program --completion-bash` for the candidates.
+pub fn completion_script(shell: Shell, program: &str) -> String {
+    match shell {
+        Shell::Bash => format!(
+            r#"
+_{program}_bash_autocomplete() {{
+    local cur prev opts base
+    COMPREPLY=()
+    cur="${{COMP_WORDS[COMP_CWORD]}}"
+    opts=$( ${{COMP_WORDS[0]}} --completion-bash "${{COMP_WORDS[@]:1:$COMP_CWORD}}" )
+    COMPREPLY=( $(compgen -W "${{opts}}" -- ${{cur}}) )
+    return 0
+}}
+complete -F _{program}_bash_autocomplete -o default {program}
+
+"#
+        ),
+        Shell::Zsh => format!(
+            r#"#compdef {program}
+
+_{program}() {{
+    local matches=($(${{words[1]}} --completion-bash "${{(@)words[2,$CURRENT]}}"))
+    compadd -a matches
+
+    if [[ $compstate[nmatches] -eq 0 && $words[$CURRENT] != -* ]]; then
+        _files
+    fi
+}}
+
+if [[ "$(basename -- ${{(%):-%x}})" != "_{program}" ]]; then
+    compdef _{program} {program}
+fi
+"#
+        ),
+    }
+}
+
+/// Escapes text for roff: backslashes, and a leading `.` or `'` that
+/// would read as a request.
+fn roff(text: &str) -> String {
+    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
+    match escaped.chars().next() {
+        Some('.') | Some('\'') => format!("\\&{escaped}"),
+        _ => escaped,
+    }
+}
+
+/// The man page `--help-man` prints: every flag with its default and help.
+pub fn man_page(program: &str, version: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        ".TH {} 1 \"{}\" \"\" \"Prometheus Pushgateway\"",
+        program.to_uppercase(),
+        roff(version)
+    );
+    let _ = writeln!(
+        out,
+        ".SH NAME\n{} \\- the Prometheus Pushgateway",
+        roff(program)
+    );
+    let _ = writeln!(out, ".SH SYNOPSIS\n.B {}\n[\\fIflags\\fR]", roff(program));
+    out.push_str(concat!(
+        ".SH DESCRIPTION\n",
+        "Accepts metrics pushed by batch jobs over HTTP and exposes them for Prometheus to scrape. ",
+        "Drop-in compatible with the Go Pushgateway: the same routes, flags, status codes, JSON API and persistence.\n",
+        ".SH OPTIONS\n",
+        ".TP\n\\fB\\-h\\fR, \\fB\\-\\-help\\fR\nShow help (also \\fB\\-\\-help\\-long\\fR and \\fB\\-\\-help\\-man\\fR).\n",
+    ));
+    for spec in SPECS {
+        let value = match spec.kind {
+            Kind::Bool => String::new(),
+            _ => format!("=\\fI{}\\fR", roff(&spec.default.text())),
+        };
+        let _ = writeln!(
+            out,
+            ".TP\n\\fB\\-\\-{}\\fR{value}\n{}",
+            roff(spec.name),
+            roff(spec.help)
+        );
+    }
+    out.push_str(concat!(
+        ".TP\n\\fB\\-\\-version\\fR\nShow the version and build details.\n",
+        ".SH SIGNALS\n",
+        "SIGTERM and SIGINT stop the gateway cleanly (persisting what is stored). ",
+        "SIGHUP reloads \\fB\\-\\-web.config.file\\fR and the TLS certificates it names.\n",
+        ".SH SEE ALSO\n\\fBpushgw\\fR(1), \\fBprometheus\\fR(1)\n",
+    ));
     out
 }
 

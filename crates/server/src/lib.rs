@@ -22,7 +22,7 @@
 
 mod auth;
 mod body;
-mod build;
+pub mod build;
 mod connections;
 mod context;
 mod error;

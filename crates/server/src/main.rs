@@ -16,8 +16,20 @@ fn main() -> ExitCode {
             print!("{text}");
             return ExitCode::SUCCESS;
         }
+        Ok(Parsed::Man) => {
+            print!("{}", flags::man_page(&program(), server::build::VERSION));
+            return ExitCode::SUCCESS;
+        }
+        Ok(Parsed::CompletionScript(shell)) => {
+            print!("{}", flags::completion_script(shell, &program()));
+            return ExitCode::SUCCESS;
+        }
+        Ok(Parsed::Completions(options)) => {
+            print!("{options}");
+            return ExitCode::SUCCESS;
+        }
         Ok(Parsed::Version) => {
-            println!("pushgateway, version {}", env!("CARGO_PKG_VERSION"));
+            print!("{}", server::build::version_text("pushgateway"));
             return ExitCode::SUCCESS;
         }
         Err(e) => {
@@ -42,6 +54,12 @@ fn main() -> ExitCode {
 async fn run(config: flags::Config) -> ExitCode {
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting pushgateway");
     server::serve::raise_open_files_limit();
+    if !config.local_assets.is_empty() {
+        tracing::info!(
+            path = %config.local_assets,
+            "--web.local-assets is not used: the web UI's assets are built into the binary"
+        );
+    }
     let persistence = match server::persistence::open(&config) {
         Ok(p) => p,
         Err(e) => {
@@ -115,4 +133,16 @@ async fn listeners(config: &flags::Config) -> Option<Vec<tokio::net::TcpListener
         tracing::info!(address = %address, "listening");
     }
     Some(listeners)
+}
+
+/// The name this binary was started as (`prometheus-pushgateway` when
+/// packaged), as kingpin names the application.
+fn program() -> String {
+    std::env::args_os()
+        .next()
+        .as_deref()
+        .map(std::path::Path::new)
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "pushgateway".into())
 }

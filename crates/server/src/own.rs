@@ -355,13 +355,13 @@ fn gauge_family(name: &str, help: &str, metrics: Vec<(Vec<LabelPair>, f64)>) -> 
 /// (`goversion` carries the Rust compiler's version).
 pub(crate) fn build_labels() -> Vec<LabelPair> {
     labels(&[
-        ("branch", option_env!("PUSHGATEWAY_BRANCH").unwrap_or("")),
+        ("branch", crate::build::BRANCH),
         ("goarch", go_arch()),
         ("goos", std::env::consts::OS),
         ("goversion", crate::build::RUSTC_VERSION),
         ("revision", crate::build::REVISION),
         ("tags", ""),
-        ("version", env!("CARGO_PKG_VERSION")),
+        ("version", crate::build::VERSION),
     ])
 }
 

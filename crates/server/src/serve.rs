@@ -236,6 +236,11 @@ pub async fn serve(state: AppState, listeners: Vec<TcpListener>) {
     tracing::info!(tls, "serving");
     let connections = Arc::new(Connections::default());
     let mut tasks = Vec::new();
+    #[cfg(unix)]
+    tasks.push(tokio::spawn(reload_on_hangup(
+        state.clone(),
+        stop_tx.subscribe(),
+    )));
     for listener in listeners {
         let router = router.clone();
         let mut stop = stop_tx.subscribe();
@@ -438,6 +443,30 @@ async fn refuse_plain_http(mut stream: TcpStream) {
             .write_all(b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
             .await;
         let _ = stream.shutdown().await;
+    }
+}
+
+/// SIGHUP (what `systemctl reload` sends under Debian's unit) reloads the
+/// web config and its certificates, instead of ending the process.
+#[cfg(unix)]
+async fn reload_on_hangup(state: AppState, mut stop: tokio::sync::broadcast::Receiver<()>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(err = %e, "cannot handle SIGHUP; it will end the process");
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = stop.recv() => return,
+            received = hangups.recv() => if received.is_none() { return },
+        }
+        match state.web() {
+            Some(web) => web.reload(),
+            None => tracing::info!("received SIGHUP; no --web.config.file to reload"),
+        }
     }
 }
 

@@ -258,19 +258,33 @@ impl WebConfigHandle {
             state.checked = Instant::now();
             let now = stamp(&self.path);
             if now != state.stamp {
-                state.stamp = now;
-                state.config = WebConfig::load(&self.path)
-                    .and_then(Active::new)
-                    .map(Arc::new);
-                match &state.config {
-                    Ok(_) => tracing::info!(file = %self.path.display(), "web config reloaded"),
-                    Err(e) => {
-                        tracing::error!(err = %e, "web config is invalid; refusing requests until it is fixed")
-                    }
-                }
+                self.load_into(&mut state, now);
             }
         }
         state.config.clone()
+    }
+
+    /// Reads the file again now, whether or not it looks changed (SIGHUP:
+    /// an edit within the same second and size is not missed), with the
+    /// certificates it names.
+    pub(crate) fn reload(&self) {
+        let mut state = self.state.lock();
+        state.checked = Instant::now();
+        let now = stamp(&self.path);
+        self.load_into(&mut state, now);
+    }
+
+    fn load_into(&self, state: &mut Loaded, now: Option<(SystemTime, u64)>) {
+        state.stamp = now;
+        state.config = WebConfig::load(&self.path)
+            .and_then(Active::new)
+            .map(Arc::new);
+        match &state.config {
+            Ok(_) => tracing::info!(file = %self.path.display(), "web config reloaded"),
+            Err(e) => {
+                tracing::error!(err = %e, "web config is invalid; refusing requests until it is fixed")
+            }
+        }
     }
 }
 

@@ -1,0 +1,235 @@
+//! What an operator swapping in this binary for Debian's Go one relies on:
+//! `--version` in Go's layout, kingpin's `--help-man` and completion
+//! scripts, Debian's `--web.local-assets`, and SIGHUP (what Debian's unit
+//! sends on `systemctl reload`) reloading the web config instead of ending
+//! the process.
+
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::gateway::Gateway;
+use crate::wire::get;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_pushgateway");
+
+fn run(args: &[&str]) -> String {
+    let out = Command::new(BINARY).args(args).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn version_has_go_s_layout_and_matches_build_info() {
+    let text = run(&["--version"]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 6, "{text}");
+    let first = lines[0];
+    assert!(first.starts_with("pushgateway, version 0."), "{first}");
+    let revision = first
+        .split("revision: ")
+        .nth(1)
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap();
+    let branch = first
+        .split("branch: ")
+        .nth(1)
+        .and_then(|b| b.split(',').next())
+        .unwrap();
+    for (line, key) in lines[1..].iter().zip([
+        "build user:",
+        "build date:",
+        "go version:",
+        "platform:",
+        "tags:",
+    ]) {
+        assert!(line.starts_with(&format!("  {key}")), "{text}");
+    }
+    assert!(lines[3].contains("rustc "), "{text}");
+    assert!(
+        lines[4].ends_with("linux/amd64") || lines[4].contains('/'),
+        "{text}"
+    );
+    // The same facts on /metrics.
+    let gw = Gateway::start(&["--persistence.file="]);
+    let metrics = get(gw.port, "/metrics");
+    let info = metrics
+        .lines()
+        .find(|l| l.starts_with("pushgateway_build_info{"))
+        .unwrap();
+    if revision != "unknown" {
+        assert!(info.contains(&format!("revision=\"{revision}\"")), "{info}");
+        assert!(info.contains(&format!("branch=\"{branch}\"")), "{info}");
+    }
+}
+
+#[test]
+fn help_man_is_a_man_page_naming_every_flag() {
+    let page = run(&["--help-man"]);
+    assert!(page.starts_with(".TH PUSHGATEWAY 1 "), "{page}");
+    let help = run(&["--help"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pushgateway.1");
+    std::fs::write(&file, &page).unwrap();
+    // groff reads it without a warning, and the rendered page names every
+    // flag --help names.
+    let out = Command::new("groff")
+        .args(["-man", "-Tutf8", "-ww"])
+        .arg(&file)
+        .output()
+        .expect("groff runs (Debian's groff-base)");
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "groff warnings");
+    let rendered = String::from_utf8_lossy(&out.stdout);
+    // Rendering overstrikes bold text; strip that to read it.
+    let plain: String = {
+        let mut s = String::new();
+        for c in rendered.chars() {
+            if c == '\u{8}' {
+                s.pop();
+            } else {
+                s.push(c);
+            }
+        }
+        s
+    };
+    for flag in help
+        .split_whitespace()
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .map(|w| w.split('=').next().unwrap())
+    {
+        assert!(plain.contains(flag), "{flag} missing from the man page");
+    }
+}
+
+#[test]
+fn bash_completion_completes_flags_and_choices() {
+    let script = run(&["--completion-script-bash"]);
+    assert!(script.contains("complete -F _pushgateway_bash_autocomplete"));
+    let complete = |words: &str, cword: usize| {
+        let program = format!(
+            "source /dev/stdin; COMP_WORDS=({BINARY} {words}); COMP_CWORD={cword}; \
+             _pushgateway_bash_autocomplete; echo \"${{COMPREPLY[@]}}\""
+        );
+        let mut child = Command::new("bash")
+            .args(["-c", &program])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    assert_eq!(complete("--log.level ''", 2), "debug info warn error");
+    assert_eq!(
+        complete("--persistence.i", 1),
+        "--persistence.interval --persistence.ignore-corrupt"
+    );
+    let zsh = run(&["--completion-script-zsh"]);
+    assert!(zsh.starts_with("#compdef pushgateway\n"), "{zsh}");
+    assert!(zsh.contains("--completion-bash"), "{zsh}");
+}
+
+#[test]
+fn web_local_assets_is_accepted_and_said_to_be_unused() {
+    let (gw, log) = Gateway::start_logged(
+        &[],
+        &[
+            "--persistence.file=",
+            "--web.local-assets=/usr/share/prometheus/pushgateway/",
+        ],
+    );
+    assert!(get(gw.port, "/").contains("Pushgateway"));
+    let lines = log.lock().unwrap().join("\n");
+    assert!(lines.contains("--web.local-assets is not used"), "{lines}");
+}
+
+fn hangup(gw: &Gateway) {
+    let sent = Command::new("kill")
+        .args(["-HUP", &gw.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+fn push_as(port: u16, user: &str, password: &str) -> u16 {
+    use base64::Engine as _;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let mut conn = crate::wire::Conn::open(port).unwrap();
+    conn.exchange_with(
+        "PUT",
+        "/metrics/job/reload",
+        &[("Authorization", &format!("Basic {token}"))],
+        b"reloaded 1\n",
+    )
+    .unwrap()
+    .status
+}
+
+#[test]
+fn sighup_reloads_the_web_config_and_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("web.yml");
+    let write = |password: &str| {
+        let hash = bcrypt::hash(password, 4).unwrap();
+        std::fs::write(&config, format!("basic_auth_users:\n  alice: {hash}\n")).unwrap();
+    };
+    write("first");
+    let pinned = SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&config)
+        .unwrap()
+        .set_modified(pinned)
+        .unwrap();
+    let flag = format!("--web.config.file={}", config.display());
+    let (mut gw, log) = Gateway::start_logged(&[], &[&flag, "--persistence.file="]);
+    assert_eq!(push_as(gw.port, "alice", "first"), 200);
+    // An edit that keeps the size and the modification time: only the
+    // signal can tell the gateway to read the file again.
+    write("later");
+    std::fs::File::options()
+        .write(true)
+        .open(&config)
+        .unwrap()
+        .set_modified(pinned)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(push_as(gw.port, "alice", "later"), 401, "not re-read yet");
+    hangup(&gw);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while push_as(gw.port, "alice", "later") != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "SIGHUP did not reload: {:?}",
+            log.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(push_as(gw.port, "alice", "first"), 401);
+    assert!(gw.child.try_wait().unwrap().is_none(), "still running");
+    assert!(log
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("web config reloaded")));
+}
+
+#[test]
+fn sighup_without_a_web_config_does_not_end_the_process() {
+    let (mut gw, _log) = Gateway::start_logged(&[], &["--persistence.file="]);
+    hangup(&gw);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        gw.child.try_wait().unwrap().is_none(),
+        "SIGHUP ended the gateway"
+    );
+    assert!(get(gw.port, "/-/healthy").contains("OK"));
+}
