@@ -36,6 +36,23 @@ pub fn version_text(program: &str) -> String {
     )
 }
 
+/// `(version=…, branch=…, revision=…)`, as Go logs it at start-up.
+pub fn version_info() -> String {
+    format!(
+        "(version={VERSION}, branch={}, revision={})",
+        or_unknown(BRANCH),
+        or_unknown(REVISION)
+    )
+}
+
+/// `(go=…, platform=…, user=…, date=…, tags=…)`, as Go logs it at start-up.
+pub fn build_context() -> String {
+    format!(
+        "(go={RUSTC_VERSION}, platform={}, user={BUILD_USER}, date={BUILD_DATE}, tags=unknown)",
+        platform()
+    )
+}
+
 fn or_unknown(s: &str) -> &str {
     if s.is_empty() {
         "unknown"

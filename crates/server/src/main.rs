@@ -52,7 +52,8 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: flags::Config) -> ExitCode {
-    tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting pushgateway");
+    tracing::info!(version = %server::build::version_info(), "starting pushgateway");
+    tracing::info!(build_context = %server::build::build_context(), "Build context");
     server::serve::raise_open_files_limit();
     if !config.local_assets.is_empty() {
         tracing::info!(
@@ -68,6 +69,7 @@ async fn run(config: flags::Config) -> ExitCode {
         }
     };
     let interval = config.persistence_interval;
+    let persistence_file = config.persistence_file.clone();
     let state = match &persistence {
         Some(p) => server::AppState::with_persistence(config, p.clone()),
         None => server::AppState::new(config),
@@ -92,7 +94,7 @@ async fn run(config: flags::Config) -> ExitCode {
     }
     if let Some(p) = persistence {
         match tokio::task::spawn_blocking(move || p.close()).await {
-            Ok(Ok(())) => tracing::info!("metrics persisted"),
+            Ok(Ok(())) => tracing::info!(file = %persistence_file, "metrics persisted"),
             Ok(Err(e)) => {
                 tracing::error!(err = %e, "problem shutting down metric storage");
                 return ExitCode::from(1);
@@ -127,10 +129,6 @@ async fn listeners(config: &flags::Config) -> Option<Vec<tokio::net::TcpListener
                 }
             }
         }
-    }
-    for l in &listeners {
-        let address = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        tracing::info!(address = %address, "listening");
     }
     Some(listeners)
 }

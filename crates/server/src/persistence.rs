@@ -49,7 +49,9 @@ pub async fn snapshot_periodically(persistence: Arc<Persistence>, interval: Dura
         ticker.tick().await;
         let p = persistence.clone();
         match tokio::task::spawn_blocking(move || p.snapshot_if_changed()).await {
-            Ok(Ok(true)) => tracing::info!("metrics persisted"),
+            Ok(Ok(true)) => {
+                tracing::info!(file = %persistence.file().display(), "metrics persisted")
+            }
             Ok(Ok(false)) => {}
             Ok(Err(e)) => tracing::error!(err = %e, "error persisting metrics"),
             Err(e) => tracing::error!(err = %e, "snapshot task failed"),

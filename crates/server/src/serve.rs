@@ -233,7 +233,22 @@ pub async fn serve(state: AppState, listeners: Vec<TcpListener>) {
     // TLS settings themselves (certificates, client CA, versions, allowed
     // SANs) are taken from the web config as it is at each handshake.
     let tls = state.tls().is_some();
-    tracing::info!(tls, "serving");
+    let http2 = state
+        .web()
+        .and_then(|w| w.current().ok())
+        .is_none_or(|a| a.config.http_server_config.http2);
+    for listener in &listeners {
+        let address = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        tracing::info!(address = %address, "Listening on");
+        if tls {
+            tracing::info!(http2, address = %address, "TLS is enabled.");
+        } else {
+            tracing::info!(http2 = false, address = %address, "TLS is disabled.");
+        }
+    }
     let connections = Arc::new(Connections::default());
     let mut tasks = Vec::new();
     #[cfg(unix)]

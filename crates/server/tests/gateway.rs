@@ -82,7 +82,7 @@ impl Gateway {
                 .lock()
                 .unwrap()
                 .iter()
-                .any(|l| l.contains("msg=serving"))
+                .any(|l| l.contains("\"Listening on\""))
             {
                 return (Gateway { child, port }, log);
             }

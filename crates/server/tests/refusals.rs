@@ -71,7 +71,10 @@ fn refusals_are_logged_where_and_as_go_logs_them() {
     assert!(consistency
         .contains("msg=\"pushed metrics are invalid or inconsistent with existing metrics\""));
     assert!(consistency.contains("method=PUT"), "{consistency}");
-    assert!(consistency.contains("source=127.0.0.1:"), "{consistency}");
+    assert!(
+        consistency.contains(" logged_source=127.0.0.1:"),
+        "{consistency}"
+    );
     assert!(
         consistency.contains("err=\"collected metric \\\"x\\\" {"),
         "{consistency}"

@@ -8,6 +8,7 @@ mod descriptors;
 mod disk_full;
 mod gateway;
 mod go_import;
+mod logs;
 mod memory;
 mod operator;
 mod persistence;

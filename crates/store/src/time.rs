@@ -49,17 +49,7 @@ impl PushTime {
     /// RFC 3339 in UTC with nanoseconds, trailing zeros trimmed (Go's
     /// `time.RFC3339Nano`): `2026-11-22T11:06:29.11159258Z`.
     pub fn to_rfc3339_nano(self) -> String {
-        let secs = self.0.div_euclid(1_000_000_000);
-        let nanos = self.0.rem_euclid(1_000_000_000);
-        let days = secs.div_euclid(86_400);
-        let rem = secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        let mut out = format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-            rem / 3600,
-            (rem % 3600) / 60,
-            rem % 60
-        );
+        let (mut out, nanos) = self.date_and_time();
         if nanos != 0 {
             let frac = format!("{nanos:09}");
             out.push('.');
@@ -67,6 +57,32 @@ impl PushTime {
         }
         out.push('Z');
         out
+    }
+}
+
+impl PushTime {
+    /// RFC 3339 in UTC with exactly three decimals, as the Go gateway's
+    /// logs write times: `2026-11-22T11:06:29.111Z`.
+    pub fn to_rfc3339_millis(self) -> String {
+        let (mut out, nanos) = self.date_and_time();
+        out.push_str(&format!(".{:03}Z", nanos / 1_000_000));
+        out
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS` in UTC, and the nanoseconds past that second.
+    fn date_and_time(self) -> (String, i64) {
+        let secs = self.0.div_euclid(1_000_000_000);
+        let nanos = self.0.rem_euclid(1_000_000_000);
+        let days = secs.div_euclid(86_400);
+        let rem = secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        let out = format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+            rem / 3600,
+            (rem % 3600) / 60,
+            rem % 60
+        );
+        (out, nanos)
     }
 }
 
@@ -101,6 +117,18 @@ mod tests {
         assert_eq!(
             PushTime::from_nanos(951_782_400_500_000_000).to_rfc3339_nano(),
             "2000-02-29T00:00:00.5Z"
+        );
+    }
+
+    #[test]
+    fn log_times_have_three_decimals() {
+        assert_eq!(
+            PushTime::from_nanos(1_795_345_589_111_592_580).to_rfc3339_millis(),
+            "2026-11-22T11:06:29.111Z"
+        );
+        assert_eq!(
+            PushTime::from_nanos(0).to_rfc3339_millis(),
+            "1970-01-01T00:00:00.000Z"
         );
     }
 

@@ -278,6 +278,11 @@ impl Persistence {
         Ok((persistence, report))
     }
 
+    /// The persistence file.
+    pub fn file(&self) -> &Path {
+        &self.shared.options.file
+    }
+
     /// The store being persisted.
     pub fn store(&self) -> Arc<Store> {
         self.shared.store.clone()
