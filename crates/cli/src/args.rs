@@ -249,7 +249,7 @@ pub(crate) enum Command {
     List(ListArgs),
 
     /// Delete every group (needs a gateway started with --web.enable-admin-api)
-    Wipe,
+    Wipe(WipeArgs),
 
     /// Run a command, then push how it went
     #[command(
@@ -376,6 +376,17 @@ pub(crate) struct ListArgs {
     /// Print a JSON array instead of a table
     #[arg(long)]
     pub(crate) json: bool,
+
+    /// Show every cell whole (the table cuts long ones to fit a screen)
+    #[arg(long)]
+    pub(crate) wide: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WipeArgs {
+    /// Do not ask first (asked only when standard input is a terminal)
+    #[arg(long, short = 'y')]
+    pub(crate) yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@ use std::io::Write as _;
 use anyhow::Context as _;
 use pushgateway_client::{BlockingClient, Gauges, GroupStatus, Payload};
 
-use crate::args::{DeleteArgs, GaugeArgs, GaugesArgs, ListArgs, PushArgs};
+use crate::args::{DeleteArgs, GaugeArgs, GaugesArgs, ListArgs, PushArgs, WipeArgs};
 use crate::config::{grouping_key, no_duplicates};
 use crate::{input, Usage};
 
@@ -24,6 +24,9 @@ pub(crate) fn push(client: &BlockingClient, args: &PushArgs, verbose: bool) -> a
         )));
     }
     let payload = Payload::text(body);
+    if verbose {
+        show(client, &key, &payload, args.add);
+    }
     if args.add {
         client.push_add(&key, &payload)
     } else {
@@ -34,6 +37,32 @@ pub(crate) fn push(client: &BlockingClient, args: &PushArgs, verbose: bool) -> a
         eprintln!("pushgw: pushed {} bytes to {key}", payload.body().len());
     }
     Ok(())
+}
+
+/// `-v`: what is about to be sent, method, group and body, on stderr.
+fn show(
+    client: &BlockingClient,
+    key: &pushgateway_client::GroupingKey,
+    payload: &Payload,
+    add: bool,
+) {
+    let method = if add { "POST" } else { "PUT" };
+    // Gauges go as protobuf; show them as the text the gateway will serve.
+    let text = exposition::decode_protobuf_delimited(payload.body())
+        .ok()
+        .filter(|_| payload.content_type().contains("protobuf"))
+        .and_then(|families| {
+            let mut out = Vec::new();
+            exposition::encode_text(&mut out, &families).ok()?;
+            Some(out)
+        });
+    let body = String::from_utf8_lossy(text.as_deref().unwrap_or(payload.body()));
+    eprintln!(
+        "pushgw: {method} {} {key} ({} bytes):\n{}",
+        client.gateway(),
+        payload.body().len(),
+        body.trim_end()
+    );
 }
 
 /// `pushgw gauge`.
@@ -60,10 +89,11 @@ pub(crate) fn gauges(
     if samples.is_empty() {
         anyhow::bail!(Usage("no samples in the input".into()));
     }
+    input::check_samples(&samples, &args.group_by)?;
     let mut gauges =
         Gauges::new(&args.name, &args.help_text).group_by(args.group_by.iter().cloned());
-    for (value, labels) in samples {
-        gauges.sample(value, labels);
+    for sample in samples {
+        gauges.sample(sample.value, sample.labels);
     }
     push_gauges(client, &key, &gauges, args.add, verbose)
 }
@@ -78,6 +108,9 @@ fn push_gauges(
     // Check everything before the first push, so bad input pushes nothing.
     let pushes = gauges.pushes(key)?;
     for (group, payload) in &pushes {
+        if verbose {
+            show(client, group, payload, add);
+        }
         if add {
             client.push_add(group, payload)
         } else {
@@ -107,8 +140,19 @@ pub(crate) fn delete(
     Ok(())
 }
 
-/// `pushgw wipe`.
-pub(crate) fn wipe(client: &BlockingClient, verbose: bool) -> anyhow::Result<()> {
+/// `pushgw wipe`: asks first on a terminal, unless `--yes`.
+pub(crate) fn wipe(client: &BlockingClient, args: &WipeArgs, verbose: bool) -> anyhow::Result<()> {
+    use std::io::IsTerminal as _;
+    if !args.yes && std::io::stdin().is_terminal() {
+        eprint!("Delete every group on {}? [y/N] ", client.gateway());
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .context("reading the answer")?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+            anyhow::bail!(Usage("not wiped (answer y, or pass --yes)".into()));
+        }
+    }
     client
         .wipe()
         .context("wiping the gateway (it needs --web.enable-admin-api)")?;
@@ -124,14 +168,33 @@ pub(crate) fn list(client: &BlockingClient, args: &ListArgs) -> anyhow::Result<(
     groups.sort_by(|a, b| a.labels.iter().cmp(b.labels.iter()));
     let out = if args.json {
         json(&groups)
+    } else if groups.is_empty() {
+        format!("no groups on {}\n", client.gateway())
     } else {
-        table(&groups)
+        table(&groups, if args.wide { usize::MAX } else { CELL_WIDTH })
     };
     let mut stdout = std::io::stdout().lock();
-    stdout
+    match stdout
         .write_all(out.as_bytes())
         .and_then(|()| stdout.flush())
-        .context("writing to standard output")
+    {
+        // `pushgw list | head`: the reader has what it wanted.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => written.context("writing to standard output"),
+    }
+}
+
+/// The widest a table cell is shown without `--wide`.
+const CELL_WIDTH: usize = 60;
+
+/// `cell`, cut to `width` characters with an ellipsis when longer.
+fn cut(cell: String, width: usize) -> String {
+    if cell.chars().count() <= width {
+        return cell;
+    }
+    let mut cut: String = cell.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
 }
 
 fn json(groups: &[GroupStatus]) -> String {
@@ -150,7 +213,7 @@ fn json(groups: &[GroupStatus]) -> String {
     format!("{}\n", serde_json::Value::Array(array))
 }
 
-fn table(groups: &[GroupStatus]) -> String {
+fn table(groups: &[GroupStatus], width: usize) -> String {
     let mut rows = vec![[
         "GROUP".to_owned(),
         "LAST PUSH".to_owned(),
@@ -166,11 +229,11 @@ fn table(groups: &[GroupStatus]) -> String {
             .collect::<Vec<_>>()
             .join(",");
         rows.push([
-            format!("{{{labels}}}"),
+            cut(format!("{{{labels}}}"), width),
             g.last_push_time.map_or("-".to_owned(), rfc3339),
             g.last_failure_time.map_or("-".to_owned(), rfc3339),
             if g.last_push_successful { "yes" } else { "no" }.to_owned(),
-            g.metric_names.join(","),
+            cut(g.metric_names.join(","), width),
         ]);
     }
     let widths: Vec<usize> = (0..5)
@@ -240,6 +303,13 @@ mod tests {
         assert_eq!(rfc3339(951_782_400.5), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_795_353_601.87), "2026-11-22T13:20:01Z");
         assert_eq!(rfc3339(4_107_542_399.0), "2100-02-28T23:59:59Z");
+    }
+
+    #[test]
+    fn long_cells_are_cut_to_the_width() {
+        assert_eq!(cut("abcdef".into(), 6), "abcdef");
+        assert_eq!(cut("abcdefg".into(), 6), "abcde…");
+        assert_eq!(cut("ééééééé".into(), 3), "éé…");
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::Usage;
 /// only if `pushes` (the subcommand sends bodies): it is a global option,
 /// and the client refuses to delete with compression.
 pub(crate) fn client(global: &Global, pushes: bool) -> anyhow::Result<BlockingClient> {
+    base_url_only(&global.gateway)?;
     let compression = match global.compression {
         CompressionArg::Gzip if pushes => Compression::Gzip,
         CompressionArg::Snappy if pushes => Compression::Snappy,
@@ -62,6 +63,43 @@ pub(crate) fn client(global: &Global, pushes: bool) -> anyhow::Result<BlockingCl
     Ok(builder.build_blocking()?)
 }
 
+/// Refuses a `--gateway` that names a group or the metrics page rather
+/// than the gateway: the group comes from `--job` and `-g`, and the gateway
+/// would answer a doubled path with a puzzling "odd number of components".
+fn base_url_only(gateway: &str) -> anyhow::Result<()> {
+    let after_host = gateway
+        .split_once("://")
+        .map_or(gateway, |(_, rest)| rest)
+        .split_once('/')
+        .map_or("", |(_, path)| path);
+    // The scheme and host, without the slash that starts the path.
+    let scheme_host = &gateway[..gateway.len() - after_host.len()].trim_end_matches('/');
+    let path = after_host.trim_end_matches('/');
+    let metrics_at = path.split('/').position(|segment| segment == "metrics");
+    if let Some(at) = metrics_at {
+        let segments: Vec<&str> = path.split('/').collect();
+        let base: String = segments[..at].iter().map(|s| format!("/{s}")).collect();
+        let group = segments[at + 1..].join("/");
+        let how = match group.strip_prefix("job/") {
+            Some(rest) => {
+                let mut parts = rest.split('/');
+                let job = parts.next().unwrap_or("");
+                let labels: Vec<String> = parts
+                    .collect::<Vec<_>>()
+                    .chunks(2)
+                    .map(|p| format!(" -g {}={}", p[0], p.get(1).unwrap_or(&"")))
+                    .collect();
+                format!("give the group as --job {job}{}", labels.concat())
+            }
+            None => "give the group with --job and -g".into(),
+        };
+        anyhow::bail!(Usage(format!(
+            "--gateway takes the gateway's base URL, not a path under /metrics: use --gateway {scheme_host}{base} and {how}"
+        )));
+    }
+    Ok(())
+}
+
 /// The grouping key of `--job` and `-g`; a label given twice is an error.
 pub(crate) fn grouping_key(group: &GroupArgs) -> anyhow::Result<GroupingKey> {
     no_duplicates(&group.grouping, "grouping label")?;
@@ -106,6 +144,26 @@ mod tests {
         std::fs::write(&dir, "pass\n\n").unwrap();
         assert_eq!(read_secret(&dir, "x").unwrap(), "pass\n");
         std::fs::remove_file(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_group_path_in_the_gateway_url_is_refused_with_the_fix() {
+        let message = |url: &str| {
+            base_url_only(url)
+                .unwrap_err()
+                .downcast::<Usage>()
+                .unwrap()
+                .0
+        };
+        assert_eq!(
+            message("http://gw:9091/metrics/job/backup/host/db1"),
+            "--gateway takes the gateway's base URL, not a path under /metrics: use --gateway \
+             http://gw:9091 and give the group as --job backup -g host=db1"
+        );
+        assert!(message("https://gw/prefix/metrics/").contains("--gateway https://gw/prefix and"));
+        assert!(base_url_only("http://gw:9091").is_ok());
+        assert!(base_url_only("http://gw:9091/pushgateway/").is_ok());
+        assert!(base_url_only("gw:9091").is_ok());
     }
 
     #[test]

@@ -24,7 +24,40 @@ pub(crate) fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 /// A gauge sample from a JSON line.
-pub(crate) type Sample = (f64, Vec<(String, String)>);
+#[derive(Debug, PartialEq)]
+pub(crate) struct Sample {
+    /// The line it came from (counting from 1).
+    pub(crate) line: usize,
+    pub(crate) value: f64,
+    pub(crate) labels: Vec<(String, String)>,
+}
+
+/// Checks what the gateway would refuse only after earlier groups were
+/// pushed: every sample has the `--group-by` labels, and no two samples
+/// have the same labels (the same series twice). Errors name the lines.
+pub(crate) fn check_samples(samples: &[Sample], group_by: &[String]) -> anyhow::Result<()> {
+    let mut seen = std::collections::BTreeMap::new();
+    for sample in samples {
+        if let Some(missing) = group_by
+            .iter()
+            .find(|name| !sample.labels.iter().any(|(n, _)| n == *name))
+        {
+            anyhow::bail!(Usage(format!(
+                "line {}: no label {missing:?}, which --group-by needs",
+                sample.line
+            )));
+        }
+        let mut labels: Vec<&(String, String)> = sample.labels.iter().collect();
+        labels.sort();
+        if let Some(first) = seen.insert(labels, sample.line) {
+            anyhow::bail!(Usage(format!(
+                "line {}: the same labels as line {first}; a group holds each series once",
+                sample.line
+            )));
+        }
+    }
+    Ok(())
+}
 
 /// Parses JSON lines `{"value": 1.5, "labels": {"k": "v"}}`; blank lines
 /// are skipped. Errors name the line.
@@ -36,13 +69,18 @@ pub(crate) fn gauge_samples(text: &[u8]) -> anyhow::Result<Vec<Sample>> {
         if line.trim().is_empty() {
             continue;
         }
-        let sample = gauge_sample(line).map_err(|e| Usage(format!("line {}: {e}", i + 1)))?;
-        samples.push(sample);
+        let (value, labels) =
+            gauge_sample(line).map_err(|e| Usage(format!("line {}: {e}", i + 1)))?;
+        samples.push(Sample {
+            line: i + 1,
+            value,
+            labels,
+        });
     }
     Ok(samples)
 }
 
-fn gauge_sample(line: &str) -> Result<Sample, String> {
+fn gauge_sample(line: &str) -> Result<(f64, Vec<(String, String)>), String> {
     let json: Value = serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
     let Value::Object(object) = json else {
         return Err("expected an object like {\"value\": 1, \"labels\": {}}".into());
@@ -104,16 +142,34 @@ mod tests {
         let samples = gauge_samples(input.as_bytes()).unwrap();
         assert_eq!(
             samples[0],
-            (
-                1.5,
-                vec![
+            Sample {
+                line: 1,
+                value: 1.5,
+                labels: vec![
                     ("shard".into(), "3".into()),
                     ("table".into(), "users".into())
                 ]
-            )
+            }
         );
-        assert_eq!(samples[1], (f64::INFINITY, vec![]));
-        assert_eq!(samples[2], (-2.0, vec![]));
+        assert_eq!((samples[1].line, samples[1].value), (3, f64::INFINITY));
+        assert_eq!((samples[2].line, samples[2].value), (4, -2.0));
+    }
+
+    #[test]
+    fn duplicates_and_missing_group_labels_name_their_lines() {
+        let input = "{\"value\": 1, \"labels\": {\"a\": \"1\", \"i\": \"x\"}}\n\n\
+                     {\"value\": 2, \"labels\": {\"i\": \"x\", \"a\": \"1\"}}\n";
+        let samples = gauge_samples(input.as_bytes()).unwrap();
+        let err = check_samples(&samples, &[]).unwrap_err();
+        assert_eq!(
+            err.downcast::<Usage>().unwrap().0,
+            "line 3: the same labels as line 1; a group holds each series once"
+        );
+        let err = check_samples(&samples[..1], &["host".into()]).unwrap_err();
+        assert_eq!(
+            err.downcast::<Usage>().unwrap().0,
+            "line 1: no label \"host\", which --group-by needs"
+        );
     }
 
     #[test]

@@ -31,13 +31,64 @@ impl std::fmt::Display for Usage {
 impl std::error::Error for Usage {}
 
 fn main() -> ExitCode {
+    if let Err(e) = help_given_a_value(std::env::args().skip(1)) {
+        eprintln!("pushgw: error: {e}");
+        return ExitCode::from(2);
+    }
     let cli = Cli::parse();
     match run(&cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("pushgw: error: {e:#}");
+            if let Some(hint) = hint(&e, &cli.global.gateway) {
+                eprintln!("pushgw: {hint}");
+            }
             ExitCode::from(exit_status(&e))
         }
+    }
+}
+
+/// `--help` (or `-h`) followed by a word that is neither a flag nor a
+/// subcommand: the word was meant as a HELP text. Without this check clap
+/// prints the help and exits 0, and in cron nothing is pushed, silently.
+fn help_given_a_value(args: impl Iterator<Item = String>) -> Result<(), String> {
+    let args: Vec<String> = args.collect();
+    let subcommands = [
+        "push", "gauge", "gauges", "delete", "list", "wipe", "run", "help",
+    ];
+    for pair in args.windows(2) {
+        let (flag, next) = (&pair[0], &pair[1]);
+        if flag == "--" {
+            return Ok(());
+        }
+        if (flag == "--help" || flag == "-h")
+            && !next.starts_with('-')
+            && !subcommands.contains(&next.as_str())
+        {
+            return Err(format!(
+                "--help takes no value (got {next:?}); the metric's HELP text is --help-text {next:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What to do about an error, when there is something to say.
+fn hint(e: &anyhow::Error, gateway: &str) -> Option<String> {
+    use pushgateway_client::Error;
+    let client_error = e.chain().find_map(|c| c.downcast_ref::<Error>())?;
+    let message = format!("{e:#}");
+    match client_error {
+        Error::Connect(_) if message.contains("InvalidContentType") => Some(format!(
+            "the gateway at {gateway} does not speak TLS; try http:// instead of https://"
+        )),
+        Error::Connect(_) => Some(format!(
+            "is a Pushgateway listening at {gateway}? Set --gateway or PUSHGATEWAY_URL to its base URL"
+        )),
+        Error::Timeout(_) => Some(format!(
+            "the gateway at {gateway} is slow or unreachable; raise --timeout or add --retries"
+        )),
+        _ => None,
     }
 }
 
@@ -45,7 +96,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
     // --compression is global; the subcommands without a body ignore it.
     let pushes = !matches!(
         cli.command,
-        Command::Delete(_) | Command::List(_) | Command::Wipe
+        Command::Delete(_) | Command::List(_) | Command::Wipe(_)
     );
     let client = config::client(&cli.global, pushes)?;
     let verbose = cli.global.verbose;
@@ -55,7 +106,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::Gauges(args) => commands::gauges(&client, args, verbose)?,
         Command::Delete(args) => commands::delete(&client, args, verbose)?,
         Command::List(args) => commands::list(&client, args)?,
-        Command::Wipe => commands::wipe(&client, verbose)?,
+        Command::Wipe(args) => commands::wipe(&client, args, verbose)?,
         Command::Run(args) => return run::run(&client, args, verbose),
     }
     Ok(0)

@@ -107,7 +107,19 @@ both!(bad_lines_exit_2_naming_the_line_and_push_nothing, |kind| {
     .fails_with(2);
     assert!(
         out.stderr
-            .contains("gauge sample 1 has no label \"instance\""),
+            .contains("line 2: no label \"instance\", which --group-by needs"),
+        "{}",
+        out.stderr
+    );
+    // The same labels twice: caught before anything is pushed, naming the
+    // lines (the gateway would refuse the second group only after the
+    // first was pushed).
+    let out = pushgw(&["gauges", "-j", "etl", "-n", "rows"])
+        .at(&gw)
+        .stdin("{\"value\": 1, \"labels\": {\"t\": \"a\"}}\n{\"value\": 2, \"labels\": {\"t\": \"b\"}}\n{\"value\": 3, \"labels\": {\"t\": \"a\"}}\n")
+        .fails_with(2);
+    assert!(
+        out.stderr.contains("line 3: the same labels as line 1"),
         "{}",
         out.stderr
     );

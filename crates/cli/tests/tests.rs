@@ -41,6 +41,7 @@ mod gauge;
 mod gauges;
 mod list;
 mod options;
+mod papercuts;
 mod push;
 mod run;
 mod wipe;

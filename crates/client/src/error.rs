@@ -39,12 +39,21 @@ pub enum Error {
         name: String,
     },
     /// A gauge sample lacks one of the labels the grouping key is made of.
-    #[error("gauge sample {index} has no label {label:?}, which is one of the group-by labels")]
+    #[error("gauge sample {} has no label {label:?}, which is one of the group-by labels", index + 1)]
     MissingGroupLabel {
-        /// The sample's position (0-based) in the order samples were added.
+        /// The sample's position (0-based) in the order samples were added;
+        /// the message counts from 1.
         index: usize,
         /// The missing label name.
         label: String,
+    },
+    /// Two gauge samples have the same labels: the same series twice.
+    #[error("gauge samples {} and {} have the same labels; a group holds each series once", first + 1, second + 1)]
+    DuplicateSample {
+        /// The first sample's position (0-based); the message counts from 1.
+        first: usize,
+        /// The repeating sample's position (0-based).
+        second: usize,
     },
     /// An HTTP header name or value given to the builder is invalid.
     #[error("invalid header {name:?}: {reason}")]

@@ -98,6 +98,18 @@ impl Gauges {
         for name in &self.group_by {
             check_label_name(name)?;
         }
+        // The same labels twice would be the same series twice in one
+        // group, which the gateway refuses after the first pushes.
+        let mut seen = std::collections::BTreeMap::new();
+        for (index, (_, labels)) in self.samples.iter().enumerate() {
+            if let Some(&first) = seen.get(labels) {
+                return Err(Error::DuplicateSample {
+                    first,
+                    second: index,
+                });
+            }
+            seen.insert(labels, index);
+        }
         let mut groups: Vec<(Vec<&str>, Vec<Metric>)> = Vec::new();
         for (index, (value, labels)) in self.samples.iter().enumerate() {
             let key =
@@ -235,6 +247,35 @@ mod tests {
         let err = gauges.pushes(&GroupingKey::new("j")).unwrap_err();
         assert!(
             matches!(err, Error::MissingGroupLabel { index: 1, ref label } if label == "instance")
+        );
+        // Messages count samples from 1, as people do.
+        assert!(
+            err.to_string().starts_with("gauge sample 2 has no label"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_same_labels_twice_are_refused_before_anything_is_pushed() {
+        let mut gauges = Gauges::new("g", "");
+        gauges
+            .sample(1.0, [("x", "a")])
+            .sample(2.0, [("x", "b")])
+            .sample(3.0, [("x", "a")]);
+        let err = gauges.pushes(&GroupingKey::new("j")).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::DuplicateSample {
+                    first: 0,
+                    second: 2
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "gauge samples 1 and 3 have the same labels; a group holds each series once"
         );
     }
 
