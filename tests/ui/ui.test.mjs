@@ -237,3 +237,92 @@ test("with --web.external-url, links follow its path; the admin API wipes from t
     proc.kill();
   }
 });
+
+/** WCAG contrast ratio of two CSS rgb()/rgba() colours. */
+function contrast(a, b) {
+  const luminance = (css) => {
+    const [r, g, bl] = css.match(/[\d.]+/g).slice(0, 3).map(Number).map((c) => {
+      const s = c / 255;
+      return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
+  };
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}
+
+test("the pager is readable: its text contrasts with what is behind it", async () => {
+  const page = await browser.newPage();
+  await page.goto(`${gw.base}/`);
+  const colours = await page.evaluate(() => {
+    const text = document.querySelector("nav.pager span");
+    let el = text;
+    let background = "rgba(0, 0, 0, 0)";
+    while (el) {
+      const bg = getComputedStyle(el).backgroundColor;
+      if (bg !== "rgba(0, 0, 0, 0)" && bg !== "transparent") {
+        background = bg;
+        break;
+      }
+      el = el.parentElement;
+    }
+    if (background === "rgba(0, 0, 0, 0)") background = "rgb(255, 255, 255)";
+    const link = document.querySelector("nav.pager a");
+    return { text: getComputedStyle(text).color, link: getComputedStyle(link).color, background };
+  });
+  assert.ok(contrast(colours.text, colours.background) >= 4.5, JSON.stringify(colours));
+  assert.ok(contrast(colours.link, colours.background) >= 4.5, JSON.stringify(colours));
+  await page.close();
+});
+
+test("a group shows a control that turns when it expands", async () => {
+  const page = await browser.newPage();
+  await page.goto(`${gw.base}/?q=alpha`);
+  const marker = () =>
+    page.evaluate(() => {
+      const style = getComputedStyle(document.querySelector("details.group > summary"), "::before");
+      return { content: style.content, transform: style.transform, width: style.width };
+    });
+  const closed = await marker();
+  assert.notEqual(closed.content, "none", JSON.stringify(closed));
+  assert.notEqual(closed.content, '""', JSON.stringify(closed));
+  await page.locator("details.group summary").click();
+  await page.waitForSelector("section.family");
+  await page.waitForTimeout(250);
+  const open = await marker();
+  assert.notEqual(open.transform, closed.transform, "the control turns when open");
+  await page.close();
+});
+
+test("a long label value is cut, and can be shown whole without opening the group", async () => {
+  const own = await startGateway("");
+  try {
+    const long = "v".repeat(60000);
+    await push(own, `job/long/path/${long}`, "m 1\n");
+    const page = await browser.newPage();
+    await page.setViewportSize({ width: 1100, height: 700 });
+    await page.goto(`${own.base}/`);
+    const group = page.locator("details.group");
+    const height = async () => (await group.locator("summary").boundingBox()).height;
+    assert.ok((await height()) < 120, `the cut summary is ${await height()} px high`);
+    assert.ok(!(await group.locator(".labels").evaluate((e) => e.innerText)).includes(long));
+    const button = group.locator("button.whole");
+    assert.match(await button.textContent(), /show all 60000 characters/);
+    await button.click();
+    assert.equal(await group.evaluate((d) => d.open), false, "the group stays closed");
+    const shown = () => group.locator(".labels").evaluate((e) => e.innerText);
+    assert.ok((await shown()).includes(long), "whole value shown");
+    assert.match(await button.textContent(), /show less/);
+    await button.click();
+    assert.ok((await height()) < 120, "cut again");
+    assert.ok(!(await shown()).includes(long), "cut again");
+    const favicon = await page.getAttribute("link[rel=icon]", "href");
+    const response = await fetch(new URL(favicon, `${own.base}/`));
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get("content-type"), "image/svg+xml");
+    assert.match(await response.text(), /^<svg/);
+    await page.close();
+  } finally {
+    own.proc.kill();
+  }
+});

@@ -23,6 +23,7 @@ const PAGE_SIZE: usize = 100;
 
 const STYLE_CSS: &str = include_str!("assets/style.css");
 const UI_JS: &str = include_str!("assets/ui.js");
+const FAVICON_SVG: &str = include_str!("assets/favicon.svg");
 
 fn with_type(body: impl IntoResponse, content_type: &'static str) -> Response {
     let mut r = body.into_response();
@@ -110,6 +111,7 @@ pub(crate) fn static_asset(path: &str) -> Response {
     let (body, content_type) = match path.trim_start_matches('/') {
         "style.css" => (STYLE_CSS, "text/css; charset=utf-8"),
         "ui.js" => (UI_JS, "text/javascript; charset=utf-8"),
+        "favicon.svg" => (FAVICON_SVG, "image/svg+xml"),
         _ => return (StatusCode::NOT_FOUND, "404 page not found\n").into_response(),
     };
     let mut r = with_type((StatusCode::OK, body), content_type);
@@ -143,6 +145,7 @@ mod tests {
     fn unknown_assets_are_not_found() {
         assert_eq!(static_asset("/style.css").status(), StatusCode::OK);
         assert_eq!(static_asset("/ui.js").status(), StatusCode::OK);
+        assert_eq!(static_asset("/favicon.svg").status(), StatusCode::OK);
         assert_eq!(static_asset("/../x").status(), StatusCode::NOT_FOUND);
     }
 }

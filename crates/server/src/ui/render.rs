@@ -47,9 +47,10 @@ impl<'a> Page<'a> {
             "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
              <title>{title}</title>\
+             <link rel=\"icon\" type=\"image/svg+xml\" href=\"{base}/static/favicon.svg?v={v}\">\
              <link rel=\"stylesheet\" href=\"{base}/static/style.css?v={v}\">\
              <script defer src=\"{base}/static/ui.js?v={v}\"></script></head>\
-             <body data-base=\"{base}\" data-admin=\"{admin}\"><nav>\
+             <body data-base=\"{base}\" data-admin=\"{admin}\"><nav class=\"top\">\
              <a class=\"brand\" href=\"{base}/\">Pushgateway</a>"
         );
         for (href, name) in [("/", "Metrics"), ("/status", "Status")] {
@@ -299,12 +300,31 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
+/// Label values longer than this many characters are shown cut, with a
+/// control that shows them whole (a 60 KB value would fill the screen).
+const SHOWN_VALUE_CHARS: usize = 120;
+
 fn label_badge(out: &mut String, name: &str, value: &str) {
+    let length = value.chars().count();
+    if length <= SHOWN_VALUE_CHARS {
+        let _ = write!(
+            out,
+            "<span class=\"label\"><span class=\"name\">{}</span>=<span class=\"value\">&quot;{}&quot;</span></span>",
+            html_escape(name),
+            html_escape(value)
+        );
+        return;
+    }
+    let start: String = value.chars().take(SHOWN_VALUE_CHARS).collect();
     let _ = write!(
         out,
-        "<span class=\"label\"><span class=\"name\">{}</span>=<span class=\"value\">&quot;{}&quot;</span></span>",
+        "<span class=\"label long\"><span class=\"name\">{}</span>=<span class=\"value\">&quot;\
+         <span class=\"start\">{}</span><span class=\"ellipsis\">&hellip;</span><span class=\"rest\" hidden>{}</span>&quot;</span>\
+         <button type=\"button\" class=\"whole\" aria-expanded=\"false\" \
+         title=\"Show the whole value\">show all {length} characters</button></span>",
         html_escape(name),
-        html_escape(value)
+        html_escape(&start),
+        html_escape(&value.chars().skip(SHOWN_VALUE_CHARS).collect::<String>()),
     );
 }
 

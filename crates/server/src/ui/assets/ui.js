@@ -76,7 +76,27 @@
     }
   }
 
+  // A long label value: show it whole, or cut again (without toggling
+  // the group whose summary holds it).
+  function toggleWhole(button) {
+    const label = button.closest(".label.long");
+    const rest = label.querySelector(".rest");
+    const whole = rest.hidden;
+    rest.hidden = !whole;
+    label.querySelector(".ellipsis").hidden = whole;
+    button.setAttribute("aria-expanded", String(whole));
+    button.textContent = whole ? "show less" : button.dataset.more;
+  }
+
   document.addEventListener("click", (event) => {
+    const more = event.target.closest("button.whole");
+    if (more) {
+      event.preventDefault();
+      event.stopPropagation();
+      if (!more.dataset.more) more.dataset.more = more.textContent;
+      toggleWhole(more);
+      return;
+    }
     const del = event.target.closest("button.delete");
     if (del) {
       event.preventDefault();
