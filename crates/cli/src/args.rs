@@ -208,8 +208,29 @@ pub(crate) enum CompressionArg {
     Snappy,
 }
 
+/// What `pushgw generate` writes.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum Generated {
+    /// The man page (roff), for `man 1 pushgw`.
+    Man,
+    /// bash completion.
+    Bash,
+    /// zsh completion.
+    Zsh,
+    /// fish completion.
+    Fish,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Print the man page or a shell's completion script (for packagers)
+    #[command(hide = true)]
+    Generate {
+        /// What to print
+        #[arg(value_enum)]
+        what: Generated,
+    },
+
     /// Push exposition text (format 0.0.4) from a file or standard input
     #[command(
         long_about = "Push exposition text (format 0.0.4) from a file or standard input.\n\n\

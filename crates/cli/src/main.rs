@@ -92,7 +92,35 @@ fn hint(e: &anyhow::Error, gateway: &str) -> Option<String> {
     }
 }
 
+/// `pushgw generate`: the man page or a completion script on stdout.
+fn generate(what: args::Generated) -> anyhow::Result<u8> {
+    use clap::CommandFactory as _;
+    use std::io::Write as _;
+    let mut command = Cli::command();
+    let mut out = Vec::new();
+    match what {
+        args::Generated::Man => clap_mangen::Man::new(command).render(&mut out)?,
+        args::Generated::Bash => {
+            clap_complete::generate(clap_complete::Shell::Bash, &mut command, "pushgw", &mut out)
+        }
+        args::Generated::Zsh => {
+            clap_complete::generate(clap_complete::Shell::Zsh, &mut command, "pushgw", &mut out)
+        }
+        args::Generated::Fish => {
+            clap_complete::generate(clap_complete::Shell::Fish, &mut command, "pushgw", &mut out)
+        }
+    }
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(&out).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        written => written.map(|()| 0).map_err(Into::into),
+    }
+}
+
 fn run(cli: &Cli) -> anyhow::Result<u8> {
+    if let Command::Generate { what } = cli.command {
+        return generate(what);
+    }
     // --compression is global; the subcommands without a body ignore it.
     let pushes = !matches!(
         cli.command,
@@ -108,6 +136,7 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         Command::List(args) => commands::list(&client, args)?,
         Command::Wipe(args) => commands::wipe(&client, args, verbose)?,
         Command::Run(args) => return run::run(&client, args, verbose),
+        Command::Generate { .. } => {}
     }
     Ok(0)
 }

@@ -160,3 +160,47 @@ fn wipe_asks_on_a_terminal_unless_yes() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains("Delete every group"));
     assert!(gw.groups().is_empty());
 }
+
+#[test]
+fn generate_writes_a_man_page_and_completions() {
+    let man = pushgw(&["generate", "man"]).success().stdout;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pushgw.1");
+    std::fs::write(&file, &man).unwrap();
+    let out = Command::new("groff")
+        .args(["-man", "-Tutf8", "-ww"])
+        .arg(&file)
+        .output()
+        .expect("groff runs");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "groff warnings");
+    let page = String::from_utf8_lossy(&out.stdout).replace('\u{8}', "");
+    for word in ["gauges", "PUSHGATEWAY_URL"] {
+        assert!(man.contains(word), "{word} missing from the man page");
+    }
+    assert!(!page.is_empty());
+    // bash completion: valid, and it completes subcommands.
+    let script = pushgw(&["generate", "bash"]).success().stdout;
+    let program = "source /dev/stdin; COMP_WORDS=(pushgw li); COMP_CWORD=1; \
+                   _pushgw pushgw li pushgw; echo \"${COMPREPLY[@]}\"";
+    let mut child = Command::new("bash")
+        .args(["-c", program])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "list");
+    for shell in ["zsh", "fish"] {
+        assert!(pushgw(&["generate", shell])
+            .success()
+            .stdout
+            .contains("pushgw"));
+    }
+}
