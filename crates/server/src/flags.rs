@@ -84,6 +84,23 @@ fn count(values: &[String]) -> Result<u64, String> {
         .map_err(|_| format!("expected a number, got '{v}'"))
 }
 
+/// `--persistence.file` when not given: empty (memory only), as upstream
+/// Go; a packaged build sets Debian's `/var/lib/prometheus/pushgateway.data`
+/// through `PUSHGATEWAY_DEFAULT_PERSISTENCE_FILE` at build time, as Debian's
+/// patched Go binary has it, so that swapping binaries keeps persistence.
+const DEFAULT_PERSISTENCE_FILE: &str = match option_env!("PUSHGATEWAY_DEFAULT_PERSISTENCE_FILE") {
+    Some(file) => file,
+    None => "",
+};
+
+/// `--persistence.ignore-corrupt` when not given: `false`; a packaged
+/// build sets `true` (`PUSHGATEWAY_DEFAULT_IGNORE_CORRUPT`), so that a
+/// service never crash-loops on a damaged file, as the Go gateway does not.
+const DEFAULT_IGNORE_CORRUPT: &str = match option_env!("PUSHGATEWAY_DEFAULT_IGNORE_CORRUPT") {
+    Some(value) => value,
+    None => "false",
+};
+
 const SPECS: &[Spec] = &[
     Spec { name: "web.systemd-socket", kind: Kind::Bool, default: DefaultValue::Text("false"),
         help: "Use systemd socket activation listeners instead of port listeners (Linux only).",
@@ -124,7 +141,7 @@ const SPECS: &[Spec] = &[
     Spec { name: "web.read-timeout", kind: Kind::Duration, default: DefaultValue::Text("5m"),
         help: "Maximum time to read a whole request, body included.",
         set: |c, v| { c.read_timeout = duration(v)?; Ok(()) } },
-    Spec { name: "persistence.file", kind: Kind::Text, default: DefaultValue::Text(""),
+    Spec { name: "persistence.file", kind: Kind::Text, default: DefaultValue::Text(DEFAULT_PERSISTENCE_FILE),
         help: "File to persist metrics. If empty, metrics are only kept in memory.",
         set: |c, v| { c.persistence_file = text(v); Ok(()) } },
     Spec { name: "persistence.interval", kind: Kind::Duration, default: DefaultValue::Text("5m"),
@@ -139,7 +156,7 @@ const SPECS: &[Spec] = &[
             };
             Ok(())
         } },
-    Spec { name: "persistence.ignore-corrupt", kind: Kind::Bool, default: DefaultValue::Text("false"),
+    Spec { name: "persistence.ignore-corrupt", kind: Kind::Bool, default: DefaultValue::Text(DEFAULT_IGNORE_CORRUPT),
         help: "Start with whatever is readable when the persistence file or its log is corrupt, instead of refusing to start.",
         set: |c, v| {
             c.persistence_on_corruption = if flag(v) { OnCorruption::KeepReadable } else { OnCorruption::Refuse };

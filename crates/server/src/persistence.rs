@@ -28,7 +28,13 @@ pub fn open(config: &Config) -> Result<Option<Arc<Persistence>>, store::PersistE
         );
     }
     for warning in &report.warnings {
-        tracing::warn!(file = %config.persistence_file, problem = %warning, "persistence");
+        // Damage read past is an error to look into; a torn tail after a
+        // crash is expected.
+        if report.corruption {
+            tracing::error!(file = %config.persistence_file, problem = %warning, "persistence file damaged; started with what was readable");
+        } else {
+            tracing::warn!(file = %config.persistence_file, problem = %warning, "persistence");
+        }
     }
     tracing::info!(
         file = %config.persistence_file,
