@@ -14,9 +14,19 @@ pub(crate) const BUILD_DATE: &str = env!("PUSHGATEWAY_BUILD_DATE");
 /// The release.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The architecture as Go names it.
+pub(crate) fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    }
+}
+
 /// The platform as Go names it (`linux/amd64`).
 pub(crate) fn platform() -> String {
-    format!("{}/{}", std::env::consts::OS, crate::own::go_arch())
+    format!("{}/{}", std::env::consts::OS, go_arch())
 }
 
 /// What `--version` prints, laid out as the Go gateway lays it out

@@ -21,6 +21,28 @@ pub(crate) struct ConnectionInfo {
     pub(crate) certificate_subject: Option<String>,
 }
 
+/// The request target as sent, when it was too long for `http::Uri` (the
+/// request's URI is then a placeholder; see `long_target`).
+#[derive(Debug, Clone)]
+pub(crate) struct LongTarget(pub(crate) String);
+
+impl LongTarget {
+    /// The path and query of a request: from the long target when there is
+    /// one, else from the URI.
+    pub(crate) fn path_and_query<'a>(
+        extensions: &'a http::Extensions,
+        uri: &'a http::Uri,
+    ) -> (&'a str, Option<&'a str>) {
+        match extensions.get::<LongTarget>() {
+            Some(LongTarget(target)) => match target.split_once('?') {
+                Some((path, query)) => (path, Some(query)),
+                None => (target, None),
+            },
+            None => (uri.path(), uri.query()),
+        }
+    }
+}
+
 /// One request, as the handlers see it.
 #[derive(Debug)]
 pub(crate) struct RequestContext {

@@ -33,6 +33,7 @@ mod inflight;
 mod json;
 mod limits;
 pub mod logging;
+mod long_target;
 mod native;
 mod own;
 pub mod persistence;

@@ -356,23 +356,13 @@ fn gauge_family(name: &str, help: &str, metrics: Vec<(Vec<LabelPair>, f64)>) -> 
 pub(crate) fn build_labels() -> Vec<LabelPair> {
     labels(&[
         ("branch", crate::build::BRANCH),
-        ("goarch", go_arch()),
+        ("goarch", crate::build::go_arch()),
         ("goos", std::env::consts::OS),
         ("goversion", crate::build::RUSTC_VERSION),
         ("revision", crate::build::REVISION),
         ("tags", ""),
         ("version", crate::build::VERSION),
     ])
-}
-
-/// The architecture as Go names it.
-pub(crate) fn go_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        other => other,
-    }
 }
 
 fn process_start_time() -> Option<PushTime> {

@@ -20,7 +20,7 @@ use store::PushMode;
 
 use crate::auth::Principal;
 use crate::body::{self, BodySource, ContentEncoding};
-use crate::context::{ConnectionInfo, RequestContext};
+use crate::context::{ConnectionInfo, LongTarget, RequestContext};
 use crate::error::AppError;
 use crate::flags::Config;
 use crate::grouping::JobEncoding;
@@ -160,10 +160,11 @@ async fn dispatch(State(app): State<App>, request: Request) -> Response {
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let (path, _) = LongTarget::path_and_query(request.extensions(), request.uri());
     let admitted = admit(
         &app.state,
         &active,
-        request.uri().path(),
+        path,
         authorization.as_deref(),
         certificate.as_deref(),
     )
@@ -271,8 +272,8 @@ async fn resolve(
 ) -> Target {
     let state = &app.state;
     let method = &parts.method;
-    let query = parts.uri.query();
-    let Ok(path) = percent_decode(parts.uri.path()) else {
+    let (raw_path, query) = LongTarget::path_and_query(&parts.extensions, &parts.uri);
+    let Ok(path) = percent_decode(raw_path) else {
         return Target::Answer(AppError::BadPath.into_response());
     };
     let api_root = &app.routes.api_root;

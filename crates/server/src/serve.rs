@@ -18,6 +18,8 @@ use hyper::body::Incoming;
 
 use crate::connections::Connections;
 use crate::context::ConnectionInfo;
+use crate::context::LongTarget;
+use crate::long_target::LongTargets;
 use crate::routes::app;
 use crate::state::AppState;
 
@@ -290,7 +292,9 @@ pub async fn serve(state: AppState, listeners: Vec<TcpListener>) {
                 builder
                     .http1()
                     .timer(TokioTimer::new())
-                    .header_read_timeout(config.read_header_timeout);
+                    .header_read_timeout(config.read_header_timeout)
+                    // Heads as long as Go reads them (see `long_target`).
+                    .max_buf_size(crate::long_target::MAX_HEAD + 8192);
                 builder.http2().timer(TokioTimer::new());
                 let watcher = graceful.watcher();
                 let acceptor = if tls {
@@ -310,7 +314,7 @@ pub async fn serve(state: AppState, listeners: Vec<TcpListener>) {
                 tokio::spawn(async move {
                     let result = match acceptor {
                         None => {
-                            let stream = connections.track(stream, idle_timeout);
+                            let stream = LongTargets::new(connections.track(stream, idle_timeout));
                             let service = connection_service(router, peer, None);
                             let connection = builder
                                 .serve_connection_with_upgrades(TokioIo::new(stream), service);
@@ -347,8 +351,10 @@ pub async fn serve(state: AppState, listeners: Vec<TcpListener>) {
                                 .and_then(|chain| chain.first())
                                 .and_then(|leaf| crate::tls::subject(leaf));
                             let service = connection_service(router, peer, subject);
-                            let connection = builder
-                                .serve_connection_with_upgrades(TokioIo::new(stream), service);
+                            let connection = builder.serve_connection_with_upgrades(
+                                TokioIo::new(LongTargets::new(stream)),
+                                service,
+                            );
                             watcher.watch(connection.into_owned()).await
                         }
                     };
@@ -406,10 +412,36 @@ fn connection_service(
                 return Ok(missing_host());
             }
             request.extensions_mut().insert(info);
+            let (mut parts, body) = request.into_parts();
+            if let Some(target) = crate::long_target::take_long_target(&mut parts) {
+                if target == crate::long_target::HEAD_TOO_LARGE {
+                    return Ok(head_too_large());
+                }
+                parts.extensions.insert(LongTarget(target));
+            }
+            let request = Request::from_parts(parts, body);
             tower::ServiceExt::oneshot(router, request).await
         }
     });
     TowerToHyperService::new(service)
+}
+
+/// Go's answer to a request head over its 1 MiB + 4 KiB.
+fn head_too_large() -> Response<axum::body::Body> {
+    let mut response = Response::new(axum::body::Body::from(
+        "431 Request Header Fields Too Large",
+    ));
+    *response.status_mut() = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    response
 }
 
 /// Go's answer to an HTTP/1.1 request without `Host`.

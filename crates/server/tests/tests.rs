@@ -9,6 +9,7 @@ mod disk_full;
 mod gateway;
 mod go_import;
 mod logs;
+mod long_urls;
 mod memory;
 mod operator;
 mod persistence;
