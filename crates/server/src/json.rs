@@ -4,11 +4,26 @@
 
 use std::fmt::Write as _;
 
-/// Appends `s` as a JSON string literal.
+/// Whether `<`, `>` and `&` are escaped in JSON strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Html {
+    /// As Go's `encoding/json` writes them (the API).
+    Escaped,
+    /// As they are (slog's JSON handler: the logs).
+    Kept,
+}
+
+/// Appends `s` as a JSON string literal, as Go's `encoding/json` writes it.
 pub(crate) fn string(out: &mut String, s: &str) {
+    string_as(out, s, Html::Escaped);
+}
+
+/// Appends `s` as a JSON string literal.
+pub(crate) fn string_as(out: &mut String, s: &str, html: Html) {
     out.push('"');
     for c in s.chars() {
         match c {
+            '<' | '>' | '&' if html == Html::Kept => out.push(c),
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),

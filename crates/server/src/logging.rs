@@ -113,22 +113,9 @@ fn logfmt_value(v: &str) -> String {
     }
 }
 
+/// A JSON string as slog writes it (no HTML escaping).
 fn json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c < ' ' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    crate::json::string_as(out, s, crate::json::Html::Kept);
 }
 
 impl GoStyle {
@@ -245,7 +232,7 @@ mod tests {
     #[test]
     fn json_strings_escape_controls() {
         let mut out = String::new();
-        json_string(&mut out, "a\"b\\c\nd\u{1}");
-        assert_eq!(out, r#""a\"b\\c\nd\u0001""#);
+        json_string(&mut out, "a\"b\\c\nd\u{1}<&>");
+        assert_eq!(out, r#""a\"b\\c\nd\u0001<&>""#);
     }
 }

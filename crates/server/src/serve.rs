@@ -428,28 +428,25 @@ fn connection_service(
 
 /// Go's answer to a request head over its 1 MiB + 4 KiB.
 fn head_too_large() -> Response<axum::body::Body> {
-    let mut response = Response::new(axum::body::Body::from(
+    closing_answer(
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         "431 Request Header Fields Too Large",
-    ));
-    *response.status_mut() = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
-    let headers = response.headers_mut();
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    headers.insert(
-        http::header::CONNECTION,
-        http::HeaderValue::from_static("close"),
-    );
-    response
+    )
 }
 
 /// Go's answer to an HTTP/1.1 request without `Host`.
 fn missing_host() -> Response<axum::body::Body> {
-    let mut response = Response::new(axum::body::Body::from(
+    closing_answer(
+        StatusCode::BAD_REQUEST,
         "400 Bad Request: missing required Host header",
-    ));
-    *response.status_mut() = StatusCode::BAD_REQUEST;
+    )
+}
+
+/// A plain-text answer after which the connection closes, as net/http
+/// answers requests it will not read further.
+fn closing_answer(status: StatusCode, text: &'static str) -> Response<axum::body::Body> {
+    let mut response = Response::new(axum::body::Body::from(text));
+    *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(
         http::header::CONTENT_TYPE,

@@ -45,18 +45,7 @@ fn reference() -> Vec<String> {
     if let Ok(command) = std::env::var("PUSHGATEWAY_REFERENCE") {
         return command.split_whitespace().map(str::to_owned).collect();
     }
-    let found = std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join("prometheus-pushgateway"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "the Go Pushgateway `prometheus-pushgateway` is not on PATH: install \
-                 Debian's prometheus-pushgateway package (./scripts/test does), or set \
-                 PUSHGATEWAY_REFERENCE"
-            )
-        });
+    let found = crate::gateway::go_binary();
     vec![found.to_string_lossy().into_owned()]
 }
 

@@ -21,6 +21,22 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
+/// Debian's Go Pushgateway (1.5.1) on `PATH`, which the tests compare
+/// with; the test command installs it.
+pub(crate) fn go_binary() -> std::path::PathBuf {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("prometheus-pushgateway"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "the Go Pushgateway `prometheus-pushgateway` is not on PATH: \
+                 install Debian's prometheus-pushgateway package (./scripts/test does)"
+            )
+        })
+}
+
 /// A gateway's log lines, as they arrive.
 pub(crate) type Log = Arc<Mutex<Vec<String>>>;
 

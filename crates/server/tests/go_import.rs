@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::gateway::{free_port, Gateway};
+use crate::gateway::{free_port, go_binary, Gateway};
 
 /// The families pushed below, besides the two push-time gauges.
 const PUSHED: &[&str] = &[
@@ -88,20 +88,6 @@ fn api(port: u16) -> serde_json::Value {
         groups.sort_by_key(|g| g["labels"].to_string());
     }
     v
-}
-
-fn go_binary() -> PathBuf {
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join("prometheus-pushgateway"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "the Go Pushgateway `prometheus-pushgateway` is not on PATH: \
-                 install Debian's prometheus-pushgateway package to run this test"
-            )
-        })
 }
 
 /// The Go gateway; killed when dropped.

@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::gateway::{free_port, Gateway};
+use crate::gateway::{free_port, go_binary, Gateway};
 
 /// The Go gateway on a free port; killed when dropped.
 struct Go(Child, u16);
@@ -17,7 +17,7 @@ struct Go(Child, u16);
 impl Go {
     fn start() -> Go {
         let port = free_port();
-        let child = Command::new("prometheus-pushgateway")
+        let child = Command::new(go_binary())
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -181,26 +181,24 @@ fn sighup_reloads_the_web_config_and_keeps_serving() {
         let hash = bcrypt::hash(password, 4).unwrap();
         std::fs::write(&config, format!("basic_auth_users:\n  alice: {hash}\n")).unwrap();
     };
-    write("first");
     let pinned = SystemTime::now() - Duration::from_secs(3600);
-    std::fs::File::options()
-        .write(true)
-        .open(&config)
-        .unwrap()
-        .set_modified(pinned)
-        .unwrap();
+    let pin = || {
+        std::fs::File::options()
+            .write(true)
+            .open(&config)
+            .unwrap()
+            .set_modified(pinned)
+            .unwrap()
+    };
+    write("first");
+    pin();
     let flag = format!("--web.config.file={}", config.display());
     let (mut gw, log) = Gateway::start_logged(&[], &[&flag, "--persistence.file="]);
     assert_eq!(push_as(gw.port, "alice", "first"), 200);
     // An edit that keeps the size and the modification time: only the
     // signal can tell the gateway to read the file again.
     write("later");
-    std::fs::File::options()
-        .write(true)
-        .open(&config)
-        .unwrap()
-        .set_modified(pinned)
-        .unwrap();
+    pin();
     std::thread::sleep(Duration::from_millis(1200));
     assert_eq!(push_as(gw.port, "alice", "later"), 401, "not re-read yet");
     hangup(&gw);
