@@ -460,6 +460,9 @@ fn canonical(v: &Json) -> String {
     }
 }
 
+/// How long Go's write queue gets to apply a write it answered 202.
+const GO_WRITE_QUEUE_SETTLE: Duration = Duration::from_millis(50);
+
 /// What one gateway showed for a case.
 struct Observed {
     statuses: Vec<u16>,
@@ -474,7 +477,14 @@ fn observe(command: &[String], case: &Json) -> Result<Observed, String> {
     for step in case["steps"].as_array().into_iter().flatten() {
         let (method, path, headers, body) = step_request(step);
         let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (&**k, &**v)).collect();
-        statuses.push(gateway.send(&method, &path, &headers, &body).0);
+        let status = gateway.send(&method, &path, &headers, &body).0;
+        statuses.push(status);
+        if status == 202 {
+            // Go answers deletes, wipes and unchecked pushes before it
+            // applies them (its write queue); the next look must not race
+            // that queue.
+            std::thread::sleep(GO_WRITE_QUEUE_SETTLE);
+        }
         if let Some(seconds) = step["sleep"].as_f64() {
             std::thread::sleep(Duration::from_secs_f64(seconds));
         }
