@@ -37,16 +37,15 @@ pub(crate) const PLACEHOLDER: &str = "/-/long-request-target";
 pub(crate) fn header_name() -> &'static str {
     static NAME: OnceLock<String> = OnceLock::new();
     NAME.get_or_init(|| {
-        use std::hash::{BuildHasher, Hasher};
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        let a = hasher.finish();
-        hasher.write_u64(u64::from(std::process::id()));
-        format!("x-pushgateway-target-{a:016x}{:016x}", hasher.finish())
+        // The standard library seeds each `RandomState` from the system's
+        // randomness (a 128-bit key): hashes under it no client can guess.
+        use std::hash::BuildHasher;
+        let seed = std::collections::hash_map::RandomState::new();
+        format!(
+            "x-pushgateway-target-{:016x}{:016x}",
+            seed.hash_one(0u8),
+            seed.hash_one(1u8)
+        )
     })
 }
 
