@@ -125,7 +125,11 @@ impl Gateway {
                     self.log()
                 );
             }
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            // Both gateways log "Listening on" once bound; a connect alone
+            // could reach some other listener on a reused port.
+            if self.log().contains("Listening on")
+                && TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+            {
                 return;
             }
             if Instant::now() > deadline {
@@ -197,6 +201,11 @@ impl Gateway {
 
     /// The `data` array of `GET /api/v1/metrics`.
     pub fn groups(&self) -> Vec<Value> {
+        if self.kind == Kind::Go {
+            // Go answers a DELETE or wipe with 202 before its write queue
+            // applies it; give the queue time, so a read sees the write.
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let (status, body) = self.get("/api/v1/metrics");
         assert_eq!(status, 200, "{body}");
         let json: Value = serde_json::from_str(&body).expect("JSON");
@@ -289,11 +298,26 @@ pub fn labels(pairs: &[(&str, &str)]) -> Value {
     )
 }
 
+/// A port nobody listens on, picked below the kernel's ephemeral range:
+/// a port from that range can be taken meanwhile by an outgoing
+/// connection, or by the readiness probe itself (a TCP self-connect to a
+/// port nothing listens on yet), and the gateway then fails to bind.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
+    use std::hash::{BuildHasher, RandomState};
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let low = ephemeral_low.saturating_sub(12_000).max(1024);
+    let span = u64::from(ephemeral_low - low).max(1);
+    for attempt in 0u32..1000 {
+        let pick = RandomState::new().hash_one((attempt, std::process::id()));
+        let port = low + u16::try_from(pick % span).unwrap_or(0);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port below {ephemeral_low}");
 }
 
 fn go_binary() -> PathBuf {

@@ -13,12 +13,26 @@ pub(crate) struct Gateway {
     pub(crate) port: u16,
 }
 
+/// A port nobody listens on, picked below the kernel's ephemeral range:
+/// a port from that range can be taken meanwhile by an outgoing
+/// connection, or by the readiness probe itself (a TCP self-connect to a
+/// port nothing listens on yet), and the gateway then fails to bind.
 pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::hash::{BuildHasher, RandomState};
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let low = ephemeral_low.saturating_sub(12_000).max(1024);
+    let span = u64::from(ephemeral_low - low).max(1);
+    for attempt in 0u32..1000 {
+        let pick = RandomState::new().hash_one((attempt, std::process::id()));
+        let port = low + u16::try_from(pick % span).unwrap_or(0);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port below {ephemeral_low}");
 }
 
 /// Debian's Go Pushgateway (1.5.1) on `PATH`, which the tests compare
