@@ -7,6 +7,7 @@
 //! (line numbers stay right), so comments cost nothing to hold.
 
 use std::borrow::Cow;
+use std::future::Future;
 use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
@@ -163,11 +164,27 @@ pub(crate) async fn read_body(
             None => first.unwrap_or_default(),
         })
     };
-    match tokio::time::timeout(read_timeout, reading).await {
-        Err(_) => Err(BodyError::Timeout),
-        Ok(Ok(bytes)) => Ok(HeldBody { bytes, reservation }),
-        Ok(Err(e)) => Err(e),
+    match within(read_timeout, reading).await {
+        None => Err(BodyError::Timeout),
+        Some(Ok(bytes)) => Ok(HeldBody { bytes, reservation }),
+        Some(Err(e)) => Err(e),
     }
+}
+
+/// `work`'s output, or `None` when it takes longer than `limit`. The timer
+/// is armed only once `work` has to wait: a small body has usually arrived
+/// with its headers, and then costs no timer at all.
+async fn within<F: Future>(limit: Duration, work: F) -> Option<F::Output> {
+    let mut work = std::pin::pin!(work);
+    let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(out) = work.as_mut().poll(cx) {
+            return std::task::Poll::Ready(Some(out));
+        }
+        let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        timer.as_mut().poll(cx).map(|()| None)
+    })
+    .await
 }
 
 /// What a failed body read means for the client.

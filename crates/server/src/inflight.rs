@@ -5,6 +5,7 @@
 //! is refused with 503 and `Retry-After` instead of pushing the process
 //! towards an OOM kill. What a request can never fit is refused at once.
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,9 +27,18 @@ pub(crate) enum BudgetError {
 }
 
 /// The global budget; shared by every request.
+///
+/// Reserving and giving back are one atomic operation each while the budget
+/// has room: a push reserves several times, and a lock taken by every
+/// request would make the async workers queue behind each other. Only a
+/// request that has to wait touches the lock and the wake-ups.
 pub(crate) struct InflightBudget {
     limit: u64,
-    used: Mutex<u64>,
+    used: AtomicU64,
+    /// Requests waiting for bytes to be given back.
+    waiting: AtomicUsize,
+    /// Blocking waiters wait on `freed` under this lock.
+    lock: Mutex<()>,
     freed: Condvar,
     freed_async: Notify,
 }
@@ -37,7 +47,9 @@ impl InflightBudget {
     pub(crate) fn new(limit: u64) -> Arc<InflightBudget> {
         Arc::new(InflightBudget {
             limit,
-            used: Mutex::new(0),
+            used: AtomicU64::new(0),
+            waiting: AtomicUsize::new(0),
+            lock: Mutex::new(()),
             freed: Condvar::new(),
             freed_async: Notify::new(),
         })
@@ -54,7 +66,7 @@ impl InflightBudget {
     /// Bytes reserved now.
     #[cfg(test)]
     pub(crate) fn used(&self) -> u64 {
-        *self.used.lock()
+        self.used.load(Ordering::SeqCst)
     }
 
     fn check_fits(&self, needed: u64) -> Result<(), BudgetError> {
@@ -68,22 +80,41 @@ impl InflightBudget {
     }
 
     fn try_take(&self, more: u64) -> bool {
-        let mut used = self.used.lock();
-        if *used + more <= self.limit {
-            *used += more;
-            true
-        } else {
-            false
-        }
+        self.used
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                used.checked_add(more).filter(|total| *total <= self.limit)
+            })
+            .is_ok()
     }
 
     fn give_back(&self, bytes: u64) {
         if bytes == 0 {
             return;
         }
-        *self.used.lock() -= bytes;
-        self.freed.notify_all();
-        self.freed_async.notify_waiters();
+        self.used.fetch_sub(bytes, Ordering::SeqCst);
+        // A waiter counts itself before it tries to take, so either it sees
+        // these bytes or it is counted here and woken.
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            drop(self.lock.lock());
+            self.freed.notify_all();
+            self.freed_async.notify_waiters();
+        }
+    }
+}
+
+/// Counts a request among the waiters while it waits.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn start(count: &'a AtomicUsize) -> Waiting<'a> {
+        count.fetch_add(1, Ordering::SeqCst);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -106,18 +137,24 @@ impl Reservation {
             return Ok(());
         };
         self.budget.check_fits(total)?;
+        if self.budget.try_take(more) {
+            self.held = total;
+            return Ok(());
+        }
+        let budget = self.budget.clone();
+        let _waiting = Waiting::start(&budget.waiting);
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let freed = self.budget.freed_async.notified();
+            let freed = budget.freed_async.notified();
             tokio::pin!(freed);
             freed.as_mut().enable();
-            if self.budget.try_take(more) {
+            if budget.try_take(more) {
                 self.held = total;
                 return Ok(());
             }
             if tokio::time::timeout_at(deadline, freed).await.is_err() {
                 return Err(BudgetError::Busy {
-                    limit: self.budget.limit,
+                    limit: budget.limit,
                 });
             }
         }
@@ -128,23 +165,23 @@ impl Reservation {
         let Some(more) = total.checked_sub(self.held).filter(|m| *m > 0) else {
             return Ok(());
         };
-        self.budget.check_fits(total)?;
+        let budget = &*self.budget;
+        budget.check_fits(total)?;
+        if budget.try_take(more) {
+            self.held = total;
+            return Ok(());
+        }
         let deadline = Instant::now() + WAIT;
-        let mut used = self.budget.used.lock();
+        let mut guard = budget.lock.lock();
+        let _waiting = Waiting::start(&budget.waiting);
         loop {
-            if *used + more <= self.budget.limit {
-                *used += more;
+            if budget.try_take(more) {
                 self.held = total;
                 return Ok(());
             }
-            if self
-                .budget
-                .freed
-                .wait_until(&mut used, deadline)
-                .timed_out()
-            {
+            if budget.freed.wait_until(&mut guard, deadline).timed_out() {
                 return Err(BudgetError::Busy {
-                    limit: self.budget.limit,
+                    limit: budget.limit,
                 });
             }
         }
@@ -216,6 +253,65 @@ mod tests {
         let mut blocking = budget.empty();
         blocking.grow_to_blocking(100).unwrap();
         assert_eq!(budget.used(), 100);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_reservations_never_exceed_the_budget() {
+        let budget = InflightBudget::new(1000);
+        let peak = Arc::new(AtomicU64::new(0));
+        let mut tasks = Vec::new();
+        for t in 0..8u64 {
+            let (budget, peak) = (budget.clone(), peak.clone());
+            tasks.push(tokio::spawn(async move {
+                for i in 0..5000u64 {
+                    let mut r = budget.empty();
+                    r.grow_to(50 + (t * 37 + i) % 200).await.unwrap();
+                    peak.fetch_max(budget.used(), Ordering::SeqCst);
+                    if i % 16 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert!(peak.load(Ordering::SeqCst) <= 1000);
+        assert_eq!(budget.used(), 0);
+        assert_eq!(budget.waiting.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn giving_back_wakes_async_and_blocking_waiters() {
+        let budget = InflightBudget::new(100);
+        let mut full = budget.empty();
+        full.grow_to(100).await.unwrap();
+        let waiter = {
+            let budget = budget.clone();
+            tokio::spawn(async move {
+                let mut r = budget.empty();
+                r.grow_to(40).await.map(|()| r)
+            })
+        };
+        let blocking = {
+            let budget = budget.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut r = budget.empty();
+                r.grow_to_blocking(60).map(|()| r)
+            })
+        };
+        // Both are waiting before the bytes come back.
+        while budget.waiting.load(Ordering::SeqCst) < 2 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let started = tokio::time::Instant::now();
+        drop(full);
+        let (a, b) = (waiter.await.unwrap(), blocking.await.unwrap());
+        assert!(a.is_ok() && b.is_ok());
+        assert!(started.elapsed() < WAIT);
+        assert_eq!(budget.used(), 100);
+        drop((a, b));
+        assert_eq!(budget.used(), 0);
     }
 
     #[test]

@@ -369,6 +369,9 @@ impl Store {
             Origin::Local => self.options.max_groups,
             Origin::Log => u64::MAX,
         };
+        // Groups a write replaces are freed after the write lock is let go
+        // (declared first, dropped last).
+        let mut retired = Vec::new();
         let mut side = self.write.lock();
         if origin == Origin::Local {
             self.log
@@ -390,7 +393,7 @@ impl Store {
                         Origin::Local => self.log.append(self.log.encode(&Write::Fail { key, at })),
                         Origin::Log => Ticket::done(),
                     };
-                    self.settle(&mut side, &ticket);
+                    self.settle(&mut side, &ticket, &mut retired);
                     return Err((WriteError::Rejected(problems), ticket));
                 }
                 other => other,
@@ -429,7 +432,7 @@ impl Store {
                     Some(record) => self.log.append(record),
                     None => Ticket::done(),
                 };
-                self.settle(&mut side, &ticket);
+                self.settle(&mut side, &ticket, &mut retired);
                 Ok(ticket)
             }
             Err(Refusal::Refused(e)) => {
@@ -446,7 +449,7 @@ impl Store {
     /// readers at once when it is durable already, kept back until it is
     /// when the log will say so later, and dropped (with everything not yet
     /// durable) when the log could not take it.
-    fn settle(&self, side: &mut WriteSide, ticket: &Ticket) {
+    fn settle(&self, side: &mut WriteSide, ticket: &Ticket, retired: &mut Vec<Replaced>) {
         let staged = std::mem::take(&mut side.staged);
         if ticket.is_failed() {
             // The staged changes are already in the writers' index: build
@@ -474,13 +477,11 @@ impl Store {
             }
         } else {
             let mut groups = self.groups.write();
-            let replaced: Vec<_> = staged
-                .into_iter()
-                .map(|change| publish_change(&mut groups, change))
-                .collect();
-            drop(groups);
-            // Free replaced groups outside the readers' lock.
-            drop(replaced);
+            retired.extend(
+                staged
+                    .into_iter()
+                    .map(|change| publish_change(&mut groups, change)),
+            );
         }
     }
 
@@ -488,19 +489,21 @@ impl Store {
     /// made durable. Whoever learns of durability may call this: the writer
     /// that waited for it, or a watcher of the log for writers that left.
     pub fn publish(&self, through: Position) {
+        let mut retired = Vec::new();
         let mut side = self.write.lock();
-        self.publish_locked(&mut side, through);
+        self.publish_locked(&mut side, through, &mut retired);
     }
 
-    fn publish_locked(&self, side: &mut WriteSide, through: Position) {
+    /// Publishes the queued writes up to `through`; the groups they replace
+    /// go to `retired`, for the caller to free outside the locks.
+    fn publish_locked(&self, side: &mut WriteSide, through: Position, retired: &mut Vec<Replaced>) {
         if side.queue.front().is_none_or(|(p, _)| *p > through) {
             return;
         }
         let mut groups = self.groups.write();
-        let mut replaced = Vec::new();
         while side.queue.front().is_some_and(|(p, _)| *p <= through) {
             if let Some((_, change)) = side.queue.pop_front() {
-                replaced.push(publish_change(&mut groups, change));
+                retired.push(publish_change(&mut groups, change));
             }
         }
         drop(groups);
@@ -508,16 +511,15 @@ impl Store {
         if side.wiped_at.is_some_and(|p| p <= through) {
             side.wiped_at = None;
         }
-        // Free replaced groups outside the readers' lock.
-        drop(replaced);
     }
 
     /// The change log failed after making every write up to `durable_through`
     /// durable: shows those to readers and drops every later one, which it
     /// can no longer make durable, so writers see what readers see again.
     pub fn discard_after(&self, durable_through: Position) {
+        let mut retired = Vec::new();
         let mut side = self.write.lock();
-        self.publish_locked(&mut side, durable_through);
+        self.publish_locked(&mut side, durable_through, &mut retired);
         side.staged.clear();
         if side.queue.is_empty() && side.unpublished.is_empty() && side.wiped_at.is_none() {
             return;
@@ -909,7 +911,8 @@ fn empty_index(options: &StoreOptions) -> Index {
 }
 
 /// What a published change took out of the readers' groups: freed after
-/// their lock is released.
+/// the readers' and the writers' locks are released, so that neither waits
+/// for a replaced group to be freed.
 enum Replaced {
     One {
         _old: Option<Arc<Group>>,
