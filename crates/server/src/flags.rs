@@ -627,7 +627,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 /// The `--help` text.
 pub fn usage() -> String {
     let mut out = String::from(
-        "usage: pushgateway [<flags>]\n\nThe Pushgateway\n\nFlags:\n  -h, --help                 Show context-sensitive help.\n",
+        "usage: pushgateway [<flags>]\n\nThe Pushgateway\n\nFlags:\n  -h, --help                 Show context-sensitive help (also try --help-long and --help-man).\n",
     );
     for spec in SPECS {
         let default = spec.default.text();

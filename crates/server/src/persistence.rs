@@ -27,11 +27,15 @@ pub fn open(config: &Config) -> Result<Option<Arc<Persistence>>, store::PersistE
             "imported a Go Pushgateway persistence file; kept it as it was, for going back to Go"
         );
     }
-    for warning in &report.warnings {
-        // Damage read past is an error to look into; a torn tail after a
-        // crash is expected.
-        if report.corruption {
-            tracing::error!(file = %config.persistence_file, problem = %warning, "persistence file damaged; started with what was readable");
+    for (i, warning) in report.warnings.iter().enumerate() {
+        // Damage read past is an error to look into, logged first with
+        // Go's message for a file it cannot load (unlike Go, what was
+        // readable is kept, and the lines after say how); a torn tail
+        // after a crash is expected.
+        if report.corruption && i == 0 {
+            tracing::error!(file = %config.persistence_file, err = %warning, "could not load persisted metrics");
+        } else if report.corruption {
+            tracing::warn!(file = %config.persistence_file, detail = %warning, "started with what was readable");
         } else {
             tracing::warn!(file = %config.persistence_file, problem = %warning, "persistence");
         }

@@ -172,3 +172,77 @@ fn json_has_go_s_keys_in_order() {
     let tls = raw.iter().find(|l| l.contains("TLS is disabled.")).unwrap();
     assert!(tls.contains("\"http2\":false"), "{tls}");
 }
+
+fn logfmt_lines(lines: &[String]) -> Vec<Vec<(String, String)>> {
+    lines.iter().map(|l| logfmt(l)).collect()
+}
+
+#[test]
+fn a_damaged_persistence_file_is_logged_as_go_logs_one_it_cannot_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.data");
+    std::fs::write(&path, [b"PGWSNAP1".as_slice(), &[0xA5; 4096]].concat()).unwrap();
+    let file = format!("--persistence.file={}", path.display());
+    // Without --persistence.ignore-corrupt the gateway refuses to start...
+    let stderr = Gateway::refuse(&[&file]);
+    let lines: Vec<String> = stderr.lines().map(str::to_string).collect();
+    let lines = logfmt_lines(&lines);
+    let refused = find(&lines, "could not load persisted metrics");
+    assert_eq!(value(refused, "level"), "error");
+    assert!(!value(refused, "err").is_empty());
+    // ...with it, it starts with what is readable and says so the same way.
+    let (gw, log) = Gateway::start_logged(&[], &[&file, "--persistence.ignore-corrupt"]);
+    gw.stop();
+    let lines = logfmt_lines(&log.lock().unwrap());
+    let kept = find(&lines, "could not load persisted metrics");
+    assert_eq!(value(kept, "level"), "error");
+    assert!(value(kept, "file").ends_with("p.data"), "{kept:?}");
+    assert!(!value(kept, "err").is_empty());
+}
+
+#[test]
+fn a_failed_snapshot_is_logged_as_go_logs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let file = format!("--persistence.file={}", data.join("p.data").display());
+    let (gw, log) = Gateway::start_logged(
+        &[],
+        &[
+            &file,
+            "--persistence.mode=snapshot",
+            "--persistence.interval=100ms",
+        ],
+    );
+    // The folder goes away under the running gateway: the next snapshot
+    // cannot be written.
+    std::fs::remove_dir_all(&data).unwrap();
+    let mut conn = Conn::open(gw.port).unwrap();
+    assert_eq!(
+        conn.request("PUT", "/metrics/job/a", "m 1\n").unwrap().0,
+        200
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !log
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("error persisting metrics"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            log.lock().unwrap()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(conn);
+    // With the folder back, the final snapshot is written.
+    std::fs::create_dir(&data).unwrap();
+    gw.stop();
+    assert!(data.join("p.data").exists());
+    let lines = logfmt_lines(&log.lock().unwrap());
+    let failed = find(&lines, "error persisting metrics");
+    assert_eq!(value(failed, "level"), "error");
+    assert!(!value(failed, "err").is_empty());
+}

@@ -49,16 +49,37 @@ fn version_has_go_s_layout_and_matches_build_info() {
         lines[4].ends_with("linux/amd64") || lines[4].contains('/'),
         "{text}"
     );
-    // The same facts on /metrics.
+    let version = first
+        .strip_prefix("pushgateway, version ")
+        .and_then(|v| v.split(' ').next())
+        .unwrap();
+    let value = |line: &str| line.split_once(':').unwrap().1.trim().to_string();
+    let goversion = value(lines[3]);
+    let platform = value(lines[4]);
+    let (goos, goarch) = platform.split_once('/').unwrap();
+    // The same facts on /metrics, every label of pushgateway_build_info.
     let gw = Gateway::start(&["--persistence.file="]);
     let metrics = get(gw.port, "/metrics");
     let info = metrics
         .lines()
         .find(|l| l.starts_with("pushgateway_build_info{"))
         .unwrap();
-    if revision != "unknown" {
-        assert!(info.contains(&format!("revision=\"{revision}\"")), "{info}");
-        assert!(info.contains(&format!("branch=\"{branch}\"")), "{info}");
+    let expected = format!(
+        "pushgateway_build_info{{branch=\"{branch}\",goarch=\"{goarch}\",goos=\"{goos}\",\
+         goversion=\"{goversion}\",revision=\"{revision}\",tags=\"\",version=\"{version}\"}} 1"
+    );
+    assert_eq!(info, expected);
+    assert_eq!(version, env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn help_long_is_help_as_in_kingpin() {
+    // kingpin's --help-long differs from --help only for subcommands,
+    // which the gateway has none of.
+    let long = run(&["--help-long"]);
+    assert_eq!(long, run(&["--help"]));
+    for flag in ["--web.listen-address", "--persistence.file", "--help-man"] {
+        assert!(long.contains(flag), "{flag} missing from --help-long");
     }
 }
 
@@ -230,4 +251,35 @@ fn sighup_without_a_web_config_does_not_end_the_process() {
         "SIGHUP ended the gateway"
     );
     assert!(get(gw.port, "/-/healthy").contains("OK"));
+}
+
+#[test]
+fn the_license_file_is_the_apache_2_0_every_manifest_declares() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let license = std::fs::read_to_string(root.join("LICENSE")).unwrap();
+    let words: Vec<&str> = license.split_whitespace().collect();
+    assert_eq!(&words[..4], ["Apache", "License", "Version", "2.0,"]);
+    for part in [
+        "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION",
+        "END OF TERMS AND CONDITIONS",
+    ] {
+        assert!(license.contains(part), "LICENSE lacks {part:?}");
+    }
+    let workspace = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    assert!(workspace.contains("\nlicense = \"Apache-2.0\"\n"));
+    for entry in std::fs::read_dir(root.join("crates")).unwrap() {
+        let manifest = entry.unwrap().path().join("Cargo.toml");
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        assert!(
+            text.contains("\nlicense.workspace = true\n"),
+            "{} does not take the workspace's license",
+            manifest.display()
+        );
+        // No placeholder address: a real repository URL or none.
+        assert!(
+            !text.contains("\nrepository") && !workspace.contains("\nrepository"),
+            "{}",
+            manifest.display()
+        );
+    }
 }
