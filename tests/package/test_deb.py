@@ -9,7 +9,12 @@ the machine's own Go gateway or its files:
     holding a persistence file written by Debian's Go gateway: it imports
     that file from its default path, keeps the Go file, and carries on;
   * the same start on a damaged file: it serves what is readable, keeps the
-    damaged file aside and logs at error instead of crash-looping.
+    damaged file aside and logs at error instead of crash-looping;
+  * a real `dpkg -i` into a throwaway root (an overlay over / in a private
+    mount namespace, chrooted; the machine's own root is never written):
+    it replaces Debian's installed Go package, whose data file the
+    installed unit's command then imports, and on a machine without the
+    `prometheus` user it creates one.
 
   python3 tests/package/test_deb.py target/deb/pushgateway-rs_*.deb
 """
@@ -68,6 +73,51 @@ def pushed(text):
                   and not l.startswith(("push_time_seconds", "push_failure_time_seconds")))
 
 
+# Mounts a throwaway root: an overlay whose lower layer is the machine's
+# root and whose upper layer is a tmpfs, in a private mount namespace, so
+# nothing written in it reaches the machine.
+THROWAWAY_ROOT = r"""
+set -e
+t="$1"; shift
+mount -t tmpfs tmpfs "$t"
+mkdir "$t/upper" "$t/work" "$t/root"
+mount -t overlay overlay -o "lowerdir=/,upperdir=$t/upper,workdir=$t/work" "$t/root"
+mount --bind /proc "$t/root/proc"
+mount --bind /dev "$t/root/dev"
+mount -t tmpfs tmpfs "$t/root/tmp"
+cp "$DEB_FILE" "$t/root/tmp/pkg.deb"
+printf '%s' "$SCENARIO" > "$t/root/tmp/scenario.sh"
+exec chroot "$t/root" sh /tmp/scenario.sh "$@"
+"""
+
+SCENARIO_HELPERS = r"""
+set -eu
+ready() {
+  i=0
+  until curl -sf "http://127.0.0.1:$1/-/ready" >/dev/null; do
+    i=$((i+1)); [ $i -lt 400 ] || { echo "not ready on $1"; cat "$2"; exit 1; }
+    sleep 0.05
+  done
+}
+install_ours() {
+  DEBIAN_FRONTEND=noninteractive dpkg -i --force-confdef --force-confold /tmp/pkg.deb
+  echo "STATUS pushgateway-rs=$(dpkg-query -W -f='${db:Status-Abbrev}' pushgateway-rs)" \
+       "prometheus-pushgateway=$(dpkg-query -W -f='${db:Status-Abbrev}' prometheus-pushgateway 2>/dev/null || echo none)"
+}
+"""
+
+
+def in_throwaway_root(scenario, *args):
+    """Runs the shell `scenario` chrooted into a throwaway root holding the
+    package as /tmp/pkg.deb; answers its exit status and output."""
+    where = tempfile.mkdtemp(prefix="deb-root-")
+    env = dict(os.environ, DEB_FILE=os.path.abspath(DEB), SCENARIO=SCENARIO_HELPERS + scenario)
+    done = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", THROWAWAY_ROOT,
+                           "sh", where] + [str(a) for a in args],
+                          env=env, capture_output=True, text=True, timeout=300)
+    return done.returncode, done.stdout + done.stderr
+
+
 class Package(unittest.TestCase):
     logs = []
 
@@ -102,19 +152,25 @@ class Package(unittest.TestCase):
 
     def test_file_list(self):
         listing = subprocess.run(["dpkg-deb", "-c", DEB], check=True, capture_output=True, text=True).stdout
-        files = {line.split()[-1].lstrip(".") for line in listing.splitlines()}
-        for path in [
-            "/usr/bin/prometheus-pushgateway", "/usr/bin/pushgw",
-            "/lib/systemd/system/prometheus-pushgateway.service",
-            "/etc/default/prometheus-pushgateway",
-            "/usr/share/man/man1/prometheus-pushgateway.1.gz", "/usr/share/man/man1/pushgw.1.gz",
-            "/usr/share/bash-completion/completions/prometheus-pushgateway",
-            "/usr/share/bash-completion/completions/pushgw",
-            "/usr/share/zsh/vendor-completions/_prometheus-pushgateway",
-            "/usr/share/zsh/vendor-completions/_pushgw",
-            "/usr/share/doc/pushgateway-rs/copyright",
-        ]:
-            self.assertIn(path, files)
+        files = {line.split()[-1].lstrip("."): line.split()[0] for line in listing.splitlines()
+                 if not line.startswith("d")}
+        # Exactly these files, binaries executable and the rest not.
+        self.assertEqual(files, {
+            "/usr/bin/prometheus-pushgateway": "-rwxr-xr-x",
+            "/usr/bin/pushgw": "-rwxr-xr-x",
+            "/lib/systemd/system/prometheus-pushgateway.service": "-rw-r--r--",
+            "/etc/default/prometheus-pushgateway": "-rw-r--r--",
+            "/usr/share/man/man1/prometheus-pushgateway.1.gz": "-rw-r--r--",
+            "/usr/share/man/man1/pushgw.1.gz": "-rw-r--r--",
+            "/usr/share/bash-completion/completions/prometheus-pushgateway": "-rw-r--r--",
+            "/usr/share/bash-completion/completions/pushgw": "-rw-r--r--",
+            "/usr/share/zsh/vendor-completions/_prometheus-pushgateway": "-rw-r--r--",
+            "/usr/share/zsh/vendor-completions/_pushgw": "-rw-r--r--",
+            "/usr/share/fish/vendor_completions.d/pushgw.fish": "-rw-r--r--",
+            "/usr/share/doc/pushgateway-rs/copyright": "-rw-r--r--",
+            "/usr/share/doc/pushgateway-rs/README.md.gz": "-rw-r--r--",
+        })
+        self.assertIn("./var/lib/prometheus/", listing)
         for page in ("prometheus-pushgateway", "pushgw"):
             out = subprocess.run(["man", "-l", "-Tutf8", os.path.join(self.root, "usr/share/man/man1/%s.1.gz" % page)],
                                  capture_output=True, text=True)
@@ -214,8 +270,66 @@ class Package(unittest.TestCase):
         finally:
             stop(ours)
         lines = read(log)
-        self.assertRegex(lines, r"level=error .*persistence file damaged")
+        self.assertRegex(lines, r"level=error .*msg=\"could not load persisted metrics\" .*err=")
         self.assertTrue(glob.glob(os.path.join(data, "pushgateway.data.corrupt-*")), os.listdir(data))
+
+
+    def test_a_real_install_replaces_debians_package_and_imports_its_data(self):
+        go_port, ours_port = free_port(), free_port()
+        code, out = in_throwaway_root(r"""
+# Debian's Go gateway, started as its unit starts it, leaves its data file.
+setpriv --reuid=prometheus --regid=prometheus --init-groups /usr/bin/prometheus-pushgateway \
+  --web.listen-address=127.0.0.1:$1 >/tmp/go.log 2>&1 &
+go=$!
+ready $1 /tmp/go.log
+printf 'rows{table="users"} 1234\n' | curl -sf -X PUT --data-binary @- "http://127.0.0.1:$1/metrics/job/nightly"
+kill -TERM $go; wait $go || true
+test -s /var/lib/prometheus/pushgateway.data
+install_ours
+/usr/bin/prometheus-pushgateway --version | head -1
+# Ours, started as the installed unit starts it.
+unit=/lib/systemd/system/prometheus-pushgateway.service
+user=$(sed -n 's/^User=//p' $unit)
+command=$(sed -n 's/^ExecStart=//p' $unit)
+binary=${command%% *}
+[ "${command#* }" = '$ARGS' ]
+. /etc/default/prometheus-pushgateway
+setpriv --reuid=$user --regid=$user --init-groups $binary $ARGS --web.listen-address=127.0.0.1:$2 \
+  >/tmp/ours.log 2>&1 &
+ours=$!
+ready $2 /tmp/ours.log
+echo "SCRAPE $(curl -sf http://127.0.0.1:$2/metrics | grep '^rows')"
+kill -TERM $ours; wait $ours
+echo "FILES $(stat -c '%n:%a:%U' /var/lib/prometheus/pushgateway.data /var/lib/prometheus/pushgateway.data.go-backup | tr '\n' ' ')"
+""", go_port, ours_port)
+        self.assertEqual(code, 0, out)
+        # dpkg removed Go's package in favour of ours (left in the
+        # config-files state, as dpkg leaves a removed package).
+        self.assertRegex(out, r"STATUS pushgateway-rs=ii +prometheus-pushgateway=.c")
+        self.assertRegex(out, r"(?m)^pushgateway, version \d")
+        self.assertIn('SCRAPE rows{instance="",job="nightly",table="users"} 1234', out)
+        files = re.search(r"FILES (.*)", out).group(1).split()
+        self.assertEqual(files, ["/var/lib/prometheus/pushgateway.data:600:prometheus",
+                                 "/var/lib/prometheus/pushgateway.data.go-backup:600:prometheus"], out)
+
+    def test_a_real_install_creates_the_prometheus_user_when_missing(self):
+        code, out = in_throwaway_root(r"""
+DEBIAN_FRONTEND=noninteractive dpkg --purge prometheus-pushgateway >/dev/null
+userdel prometheus
+getent group prometheus >/dev/null && groupdel prometheus
+if getent passwd prometheus; then echo "still there"; exit 1; fi
+install_ours
+echo "USER $(getent passwd prometheus | cut -d: -f1,6,7)"
+echo "UID $(id -u prometheus) GROUP $(id -gn prometheus)"
+echo "DIR $(stat -c '%U:%G' /var/lib/prometheus)"
+""")
+        self.assertEqual(code, 0, out)
+        self.assertRegex(out, r"STATUS pushgateway-rs=ii +prometheus-pushgateway=(un|none)")
+        self.assertRegex(out, r"USER prometheus:/var/lib/prometheus:/usr/sbin/nologin")
+        uid = int(re.search(r"UID (\d+)", out).group(1))
+        self.assertLess(uid, 1000, "a system user")
+        self.assertIn("GROUP prometheus", out)
+        self.assertIn("DIR prometheus:prometheus", out)
 
 
 if __name__ == "__main__":
