@@ -153,9 +153,47 @@ fn bash_completion_completes_flags_and_choices() {
         complete("--persistence.i", 1),
         "--persistence.interval --persistence.ignore-corrupt"
     );
-    let zsh = run(&["--completion-script-zsh"]);
-    assert!(zsh.starts_with("#compdef pushgateway\n"), "{zsh}");
-    assert!(zsh.contains("--completion-bash"), "{zsh}");
+}
+
+#[test]
+fn zsh_completion_completes_flags_and_choices() {
+    let script = run(&["--completion-script-zsh"]);
+    assert!(script.starts_with("#compdef pushgateway\n"), "{script}");
+    // The script's function run by zsh, with the completion system's
+    // builtins standing in as functions that print what they are given.
+    let complete = |words: &str, current: usize| {
+        let program = format!(
+            "compadd() {{ [[ $1 == -a ]] && print -l -- ${{(P)2}}; }}; compdef() {{ :; }}; \
+             _files() {{ print FILES; }}; typeset -A compstate; compstate[nmatches]=1; \
+             source /dev/stdin; words=({BINARY} {words}); CURRENT={current}; _pushgateway"
+        );
+        let mut child = Command::new("zsh")
+            .args(["-f", "-c", &program])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("zsh (Debian's zsh package) runs");
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(complete("--log.level ''", 3), "debug\ninfo\nwarn\nerror\n");
+    let flags = complete("--persistence.i", 2);
+    assert!(
+        flags.lines().any(|l| l == "--persistence.interval"),
+        "{flags}"
+    );
+    assert!(
+        flags.lines().any(|l| l == "--web.listen-address"),
+        "{flags}"
+    );
 }
 
 #[test]
