@@ -70,4 +70,4 @@ pub use store::{
     PUSH_TIME_METRIC,
 };
 pub use time::PushTime;
-pub use write::{GroupImage, Origin, PushMode, Write, WriteKind};
+pub use write::{GroupImage, Lifetime, Origin, PushMode, Write, WriteKind};

@@ -9,8 +9,8 @@
 //! groups, so a scrape never waits for a push's preparation and a push never
 //! waits for a scrape's encoding.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use exposition::{LabelPair, Metric, MetricFamily, MetricType, NameValidation, Value};
@@ -24,7 +24,7 @@ use crate::index::{Change, Index};
 use crate::key::GroupingKey;
 use crate::problem::{Problem, Problems};
 use crate::time::PushTime;
-use crate::write::{GroupImage, Origin, PushMode, Write};
+use crate::write::{GroupImage, Lifetime, Origin, PushMode, Write};
 
 /// Name of the per-group gauge with the last successful push time.
 pub const PUSH_TIME_METRIC: &str = "push_time_seconds";
@@ -60,6 +60,9 @@ pub struct StoreOptions {
     /// Most groups the store holds; a local write that would create one more
     /// is refused.
     pub max_groups: u64,
+    /// The lifetime of a group pushed without one of its own, and of a group
+    /// a failed push creates.
+    pub default_lifetime: Lifetime,
 }
 
 impl Default for StoreOptions {
@@ -69,6 +72,7 @@ impl Default for StoreOptions {
             names: NameValidation::default(),
             own_families: Vec::new(),
             max_groups: u64::MAX,
+            default_lifetime: Lifetime::Forever,
         }
     }
 }
@@ -82,6 +86,10 @@ pub struct Group {
     families: Vec<Arc<StoredFamily>>,
     push_time: PushTime,
     failure_time: PushTime,
+    lifetime: Lifetime,
+    /// `lifetime` counted from the last successful push (or, for a group
+    /// a failed push created, from its creation).
+    expires_at: Option<PushTime>,
 }
 
 impl Group {
@@ -114,6 +122,21 @@ impl Group {
         self.failure_time
     }
 
+    /// How long the group lives after its last successful push.
+    pub fn lifetime(&self) -> Lifetime {
+        self.lifetime
+    }
+
+    /// When the group expires (`None`: never).
+    pub fn expires_at(&self) -> Option<PushTime> {
+        self.expires_at
+    }
+
+    /// Whether the group's lifetime is over at `now`.
+    pub fn is_expired_at(&self, now: PushTime) -> bool {
+        self.expires_at.is_some_and(|deadline| deadline <= now)
+    }
+
     /// Whether the last push succeeded: no failure after the last success.
     pub fn last_push_successful(&self) -> bool {
         self.failure_time.as_seconds_f64() <= self.push_time.as_seconds_f64()
@@ -131,6 +154,8 @@ impl Group {
             families: self.families.clone(),
             push_time: self.push_time,
             failure_time: self.failure_time,
+            lifetime: self.lifetime,
+            expires_at: self.expires_at,
         }
     }
 }
@@ -192,6 +217,9 @@ struct WriteSide {
     group_count: usize,
     /// The changes of the write being applied.
     staged: Vec<Publication>,
+    /// The groups writers see that expire, by deadline: a sweep finds the
+    /// due ones without looking at the others.
+    deadlines: BTreeSet<(PushTime, GroupingKey)>,
 }
 
 /// The Pushgateway's metric store.
@@ -205,6 +233,10 @@ pub struct Store {
     /// The groups readers see: every durable write, and only those.
     groups: RwLock<BTreeMap<GroupingKey, Arc<Group>>>,
     changes: AtomicU64,
+    /// Groups removed by expiry here.
+    expired: AtomicU64,
+    /// Whether any group has had a lifetime.
+    lifetimes_used: AtomicBool,
 }
 
 impl Store {
@@ -216,6 +248,7 @@ impl Store {
     /// An empty store whose local writes go to `log`.
     pub fn with_change_log(options: StoreOptions, log: Arc<dyn ChangeLog>) -> Store {
         let index = empty_index(&options);
+        let lifetimes_used = options.default_lifetime != Lifetime::Forever;
         Store {
             options,
             hasher: SeriesHasher::default(),
@@ -227,9 +260,12 @@ impl Store {
                 queue: VecDeque::new(),
                 group_count: 0,
                 staged: Vec::new(),
+                deadlines: BTreeSet::new(),
             }),
             groups: RwLock::new(BTreeMap::new()),
             changes: AtomicU64::new(0),
+            expired: AtomicU64::new(0),
+            lifetimes_used: AtomicBool::new(lifetimes_used),
         }
     }
 
@@ -252,6 +288,19 @@ impl Store {
         mode: PushMode,
         at: PushTime,
     ) -> Result<Ticket, Rejected> {
+        self.push_for(key, families, mode, at, self.options.default_lifetime)
+    }
+
+    /// [`Store::push`], giving the group `lifetime` from `at` on (a failed
+    /// push leaves an existing group's lifetime as it was).
+    pub fn push_for<S: AsRef<str>>(
+        &self,
+        key: GroupingKey,
+        families: &[MetricFamily<S>],
+        mode: PushMode,
+        at: PushTime,
+        lifetime: Lifetime,
+    ) -> Result<Ticket, Rejected> {
         match self.prepare(&key, families, at) {
             Ok(families) => {
                 let push = Write::Push {
@@ -259,6 +308,7 @@ impl Store {
                     families,
                     mode,
                     at,
+                    lifetime,
                 };
                 self.apply_recording(push, Origin::Local)
                     .map_err(|(error, recorded)| Rejected { error, recorded })
@@ -266,8 +316,9 @@ impl Store {
             Err(error) => {
                 // The push is refused whatever happens to the record of its
                 // failure (a fenced log refuses that too).
+                let lifetime = self.options.default_lifetime;
                 let recorded = self
-                    .apply(Write::Fail { key, at }, Origin::Local)
+                    .apply(Write::Fail { key, at, lifetime }, Origin::Local)
                     .unwrap_or_else(|_| Ticket::done());
                 Err(Rejected { error, recorded })
             }
@@ -384,13 +435,16 @@ impl Store {
                 families,
                 mode,
                 at,
-            } => match self.apply_push(&mut side, &key, families, mode, at, max_groups) {
+                lifetime,
+            } => match self.apply_push(&mut side, &key, families, mode, at, lifetime, max_groups) {
                 Err(Refusal::Inconsistent(problems)) => {
-                    self.record_failure(&mut side, key.clone(), at, max_groups);
+                    let lifetime = self.options.default_lifetime;
+                    self.record_failure(&mut side, key.clone(), at, lifetime, max_groups);
                     self.changes.fetch_add(1, Ordering::Relaxed);
+                    let failure = Write::Fail { key, at, lifetime };
                     let ticket = match origin {
                         // The record of the failure replaces the push's.
-                        Origin::Local => self.log.append(self.log.encode(&Write::Fail { key, at })),
+                        Origin::Local => self.log.append(self.log.encode(&failure)),
                         Origin::Log => Ticket::done(),
                     };
                     self.settle(&mut side, &ticket, &mut retired);
@@ -398,25 +452,33 @@ impl Store {
                 }
                 other => other,
             },
-            Write::Fail { key, at } => {
-                self.record_failure(&mut side, key, at, max_groups);
+            Write::Fail { key, at, lifetime } => {
+                self.record_failure(&mut side, key, at, lifetime, max_groups);
                 Ok(())
             }
             Write::Delete { key } => {
                 if let Some(group) = self.current(&side, &key) {
-                    if self.checks() {
-                        for f in group.families() {
-                            side.index.remove(f);
-                        }
+                    self.remove_group(&mut side, key, &group);
+                }
+                Ok(())
+            }
+            Write::Expire { key, deadline } => {
+                // A push since the sweep looked has renewed the group.
+                let due = self
+                    .current(&side, &key)
+                    .filter(|g| g.expires_at == Some(deadline));
+                if let Some(group) = due {
+                    self.remove_group(&mut side, key, &group);
+                    if origin == Origin::Local {
+                        self.expired.fetch_add(1, Ordering::Relaxed);
                     }
-                    side.group_count -= 1;
-                    side.staged.push(Publication::Remove(key));
                 }
                 Ok(())
             }
             Write::Wipe => {
                 side.index.clear();
                 side.group_count = 0;
+                side.deadlines.clear();
                 side.staged.push(Publication::Wipe);
                 Ok(())
             }
@@ -536,9 +598,13 @@ impl Store {
         let groups = self.groups.read();
         let mut index = empty_index(&self.options);
         let mut count = 0;
+        let mut deadlines = BTreeSet::new();
         let checks = self.checks();
         let mut take = |group: &Group| {
             count += 1;
+            if let Some(deadline) = group.expires_at {
+                deadlines.insert((deadline, group.key.clone()));
+            }
             if checks {
                 for f in group.families() {
                     index.add(f);
@@ -558,6 +624,7 @@ impl Store {
         drop(groups);
         side.index = index;
         side.group_count = count;
+        side.deadlines = deadlines;
         self.changes.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -625,6 +692,7 @@ impl Store {
         self.options.consistency == ConsistencyCheck::OnPush
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn apply_push(
         &self,
         side: &mut WriteSide,
@@ -632,6 +700,7 @@ impl Store {
         pushed: Vec<Arc<StoredFamily>>,
         mode: PushMode,
         at: PushTime,
+        lifetime: Lifetime,
         max_groups: u64,
     ) -> Result<(), Refusal> {
         let old = self.current(side, key);
@@ -698,11 +767,20 @@ impl Store {
         families.extend(new_failure);
         families.sort_by(|a, b| a.name().cmp(b.name()));
         let failure_time = old.as_ref().map_or(PushTime::default(), |g| g.failure_time);
+        let expires_at = lifetime.deadline(at);
+        self.track_deadline(
+            side,
+            key,
+            old.as_ref().and_then(|g| g.expires_at),
+            expires_at,
+        );
         let group = Group {
             key: key.clone(),
             families,
             push_time: at,
             failure_time,
+            lifetime,
+            expires_at,
         };
         if old.is_none() {
             side.group_count += 1;
@@ -721,6 +799,7 @@ impl Store {
         side: &mut WriteSide,
         key: GroupingKey,
         at: PushTime,
+        lifetime: Lifetime,
         max_groups: u64,
     ) {
         let old = self.current(side, &key);
@@ -751,6 +830,8 @@ impl Store {
                     families,
                     push_time: old.push_time,
                     failure_time: at,
+                    lifetime: old.lifetime,
+                    expires_at: old.expires_at,
                 }
             }
             None => {
@@ -775,11 +856,17 @@ impl Store {
                 }
                 let mut families = vec![failure, push];
                 families.sort_by(|a, b| a.name().cmp(b.name()));
+                // A group a failure creates lives by the default lifetime
+                // counted from its creation.
+                let expires_at = lifetime.deadline(at);
+                self.track_deadline(side, &key, None, expires_at);
                 Group {
                     key: key.clone(),
                     families,
                     push_time: PushTime::default(),
                     failure_time: at,
+                    lifetime,
+                    expires_at,
                 }
             }
         };
@@ -797,6 +884,8 @@ impl Store {
             mut families,
             push_time,
             failure_time,
+            lifetime,
+            expires_at,
         } = image;
         families.sort_by(|a, b| a.name().cmp(b.name()));
         let old = self.current(side, &key);
@@ -813,16 +902,56 @@ impl Store {
             }
             side.index.apply(&change);
         }
+        self.track_deadline(
+            side,
+            &key,
+            old.as_ref().and_then(|g| g.expires_at),
+            expires_at,
+        );
         let group = Group {
             key: key.clone(),
             families,
             push_time,
             failure_time,
+            lifetime,
+            expires_at,
         };
         if old.is_none() {
             side.group_count += 1;
         }
         side.staged.push(Publication::Put(key, Arc::new(group)));
+    }
+
+    /// Takes a group out of the writers' view (a delete or an expiry).
+    fn remove_group(&self, side: &mut WriteSide, key: GroupingKey, group: &Group) {
+        if self.checks() {
+            for f in group.families() {
+                side.index.remove(f);
+            }
+        }
+        side.group_count -= 1;
+        self.track_deadline(side, &key, group.expires_at, None);
+        side.staged.push(Publication::Remove(key));
+    }
+
+    /// Moves a group's entry in the deadline index from `old` to `new`.
+    fn track_deadline(
+        &self,
+        side: &mut WriteSide,
+        key: &GroupingKey,
+        old: Option<PushTime>,
+        new: Option<PushTime>,
+    ) {
+        if old == new {
+            return;
+        }
+        if let Some(deadline) = old {
+            side.deadlines.remove(&(deadline, key.clone()));
+        }
+        if let Some(deadline) = new {
+            self.lifetimes_used.store(true, Ordering::Relaxed);
+            side.deadlines.insert((deadline, key.clone()));
+        }
     }
 
     /// A push-time gauge for a group: the grouping labels (plus
@@ -885,14 +1014,65 @@ impl Store {
     /// A consistent view of every group, in grouping-key order. Cheap: it
     /// copies one pointer per group.
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot {
-            groups: self.groups.read().values().cloned().collect(),
+        let groups = self.groups.read();
+        match self.hide_expired_from() {
+            None => Snapshot {
+                groups: groups.values().cloned().collect(),
+            },
+            Some(now) => Snapshot {
+                groups: groups
+                    .values()
+                    .filter(|g| !g.is_expired_at(now))
+                    .cloned()
+                    .collect(),
+            },
         }
     }
 
     /// One group.
     pub fn group(&self, key: &GroupingKey) -> Option<Arc<Group>> {
-        self.groups.read().get(key).cloned()
+        let group = self.groups.read().get(key).cloned()?;
+        match self.hide_expired_from() {
+            Some(now) if group.is_expired_at(now) => None,
+            _ => Some(group),
+        }
+    }
+
+    /// While the change log refuses writes, expired groups cannot be
+    /// removed; reads then leave them out as of this moment.
+    fn hide_expired_from(&self) -> Option<PushTime> {
+        if !self.lifetimes_used.load(Ordering::Relaxed) || self.log.check().is_ok() {
+            return None;
+        }
+        Some(PushTime::now())
+    }
+
+    /// Removes every group whose lifetime is over at `now`, each through
+    /// the one write path (an [`Write::Expire`], logged like a delete). Costs
+    /// O(expired groups). Answers the tickets to wait for; stops at the
+    /// first write the change log refuses.
+    pub fn expire_due(&self, now: PushTime) -> Result<Vec<Ticket>, WriteError> {
+        let due: Vec<(PushTime, GroupingKey)> = {
+            let side = self.write.lock();
+            side.deadlines
+                .iter()
+                .take_while(|(deadline, _)| *deadline <= now)
+                .cloned()
+                .collect()
+        };
+        due.into_iter()
+            .map(|(deadline, key)| self.apply(Write::Expire { key, deadline }, Origin::Local))
+            .collect()
+    }
+
+    /// How many groups expiry has removed since the store was made.
+    pub fn expired_count(&self) -> u64 {
+        self.expired.load(Ordering::Relaxed)
+    }
+
+    /// Whether any group has had a lifetime, or one is the default.
+    pub fn lifetimes_used(&self) -> bool {
+        self.lifetimes_used.load(Ordering::Relaxed)
     }
 
     /// Number of groups.

@@ -31,6 +31,19 @@ impl PushTime {
         self.0
     }
 
+    /// This time plus `d`, saturating at the largest time.
+    pub fn saturating_add(self, d: Duration) -> PushTime {
+        PushTime(
+            self.0
+                .saturating_add(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
+        )
+    }
+
+    /// How long after `earlier` this is (zero if it is not later).
+    pub fn since(self, earlier: PushTime) -> Duration {
+        Duration::from_nanos(u64::try_from(self.0.saturating_sub(earlier.0)).unwrap_or(0))
+    }
+
     /// As a `SystemTime`.
     pub fn to_system_time(self) -> SystemTime {
         if self.0 >= 0 {

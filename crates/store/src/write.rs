@@ -1,11 +1,12 @@
 //! The writes a store applies, and where they come from.
 //!
 //! Every change to a store is one [`Write`]: a push, a recorded failure, a
-//! delete, a wipe, or a group restored from a snapshot. The same values are
+//! delete, a wipe, an expiry, or a group restored from a snapshot. The same values are
 //! what change logs encode and replay, so a log never needs to know more
 //! than this module says.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::family::StoredFamily;
 use crate::key::GroupingKey;
@@ -18,6 +19,43 @@ pub enum PushMode {
     Replace,
     /// `POST`: only families with the pushed names are replaced.
     Merge,
+}
+
+/// How long a group lives after its last successful push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lifetime {
+    /// Until it is deleted (the Go gateway's only behaviour).
+    #[default]
+    Forever,
+    /// Until this long after its last successful push (never zero).
+    For(Duration),
+}
+
+impl Lifetime {
+    /// A lifetime of `ttl`, where zero means forever.
+    pub fn from_ttl(ttl: Duration) -> Lifetime {
+        if ttl.is_zero() {
+            Lifetime::Forever
+        } else {
+            Lifetime::For(ttl)
+        }
+    }
+
+    /// The TTL (zero for forever).
+    pub fn ttl(self) -> Duration {
+        match self {
+            Lifetime::Forever => Duration::ZERO,
+            Lifetime::For(ttl) => ttl,
+        }
+    }
+
+    /// When a group given this lifetime at `at` expires.
+    pub fn deadline(self, at: PushTime) -> Option<PushTime> {
+        match self {
+            Lifetime::Forever => None,
+            Lifetime::For(ttl) => Some(at.saturating_add(ttl)),
+        }
+    }
 }
 
 /// Where a write comes from, which decides what the store does besides
@@ -46,6 +84,8 @@ pub enum Write {
         mode: PushMode,
         /// When the push arrived.
         at: PushTime,
+        /// How long the group lives from now on.
+        lifetime: Lifetime,
     },
     /// Record a failed push in a group's `push_failure_time_seconds`.
     Fail {
@@ -53,6 +93,9 @@ pub enum Write {
         key: GroupingKey,
         /// When the push arrived.
         at: PushTime,
+        /// How long the group lives if this creates it (a failure never
+        /// changes an existing group's lifetime).
+        lifetime: Lifetime,
     },
     /// Delete a group.
     Delete {
@@ -61,6 +104,14 @@ pub enum Write {
     },
     /// Delete every group.
     Wipe,
+    /// Remove a group whose lifetime ended at `deadline` (nothing happens
+    /// if a push has renewed it since).
+    Expire {
+        /// The group.
+        key: GroupingKey,
+        /// The deadline it expired at.
+        deadline: PushTime,
+    },
     /// Install a group as it was persisted.
     Restore(GroupImage),
 }
@@ -76,6 +127,10 @@ pub struct GroupImage {
     pub push_time: PushTime,
     /// When its last failed push was (zero: never).
     pub failure_time: PushTime,
+    /// How long it lives after its last successful push.
+    pub lifetime: Lifetime,
+    /// When it expires (`None`: never).
+    pub expires_at: Option<PushTime>,
 }
 
 impl Write {
@@ -86,6 +141,7 @@ impl Write {
             Write::Fail { .. } => WriteKind::Fail,
             Write::Delete { .. } => WriteKind::Delete,
             Write::Wipe => WriteKind::Wipe,
+            Write::Expire { .. } => WriteKind::Expire,
             Write::Restore(_) => WriteKind::Restore,
         }
     }
@@ -102,6 +158,8 @@ pub enum WriteKind {
     Delete,
     /// [`Write::Wipe`].
     Wipe,
+    /// [`Write::Expire`].
+    Expire,
     /// [`Write::Restore`].
     Restore,
 }
@@ -113,6 +171,7 @@ impl std::fmt::Display for WriteKind {
             WriteKind::Fail => "failed push",
             WriteKind::Delete => "delete",
             WriteKind::Wipe => "wipe",
+            WriteKind::Expire => "expiry",
             WriteKind::Restore => "restore",
         })
     }

@@ -42,6 +42,7 @@ fn kind_byte(kind: WriteKind) -> u8 {
         WriteKind::Delete => 3,
         WriteKind::Wipe => 4,
         WriteKind::Restore => 5,
+        WriteKind::Expire => 6,
     }
 }
 
@@ -52,6 +53,7 @@ fn byte_kind(byte: u8) -> WriteKind {
         WriteKind::Delete,
         WriteKind::Wipe,
         WriteKind::Restore,
+        WriteKind::Expire,
     ][usize::from(byte) - 1]
 }
 

@@ -118,6 +118,8 @@ fn unchecked_copy(snapshot: &Snapshot) -> Store {
             families,
             push_time: group.push_time(),
             failure_time: group.failure_time(),
+            lifetime: group.lifetime(),
+            expires_at: group.expires_at(),
         };
         drop(
             copy.apply(Write::Restore(image), Origin::Log)

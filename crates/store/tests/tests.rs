@@ -5,5 +5,6 @@
 mod changelog;
 mod consistency;
 mod corruption;
+mod lifetime;
 mod persistence;
 mod util;

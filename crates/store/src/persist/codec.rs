@@ -17,7 +17,7 @@ use crate::family::StoredFamily;
 use crate::key::GroupingKey;
 use crate::store::Store;
 use crate::time::PushTime;
-use crate::write::{GroupImage, PushMode, Write};
+use crate::write::{GroupImage, Lifetime, PushMode, Write};
 
 /// The first bytes of a snapshot file.
 pub(crate) const SNAPSHOT_MAGIC: &[u8; 8] = b"PGWSNAP1";
@@ -170,6 +170,17 @@ impl Writer {
         for f in &image.families {
             self.family(f);
         }
+        // An optional trailer, absent for groups without a lifetime (and
+        // in files written before lifetimes existed).
+        if image.lifetime != Lifetime::Forever || image.expires_at.is_some() {
+            self.u8(GROUP_LIFETIME);
+            self.lifetime(image.lifetime);
+            self.i64(image.expires_at.map_or(0, PushTime::as_nanos));
+        }
+    }
+
+    pub(crate) fn lifetime(&mut self, lifetime: Lifetime) {
+        self.varint(u64::try_from(lifetime.ttl().as_nanos()).unwrap_or(u64::MAX));
     }
 
     pub(crate) fn family(&mut self, f: &StoredFamily) {
@@ -277,12 +288,28 @@ impl<'a> Reader<'a> {
         for _ in 0..n {
             families.push(self.family()?);
         }
+        let (mut lifetime, mut expires_at) = (Lifetime::Forever, None);
+        if self.data.first() == Some(&GROUP_LIFETIME) {
+            self.u8()?;
+            lifetime = self.lifetime()?;
+            expires_at = Some(self.i64()?)
+                .filter(|n| *n != 0)
+                .map(PushTime::from_nanos);
+        }
         Ok(DiskGroup {
             key,
             push_time,
             failure_time,
             families,
+            lifetime,
+            expires_at,
         })
+    }
+
+    pub(crate) fn lifetime(&mut self) -> Result<Lifetime, DecodeError> {
+        Ok(Lifetime::from_ttl(std::time::Duration::from_nanos(
+            self.varint()?,
+        )))
     }
 
     /// What is left unread.
@@ -325,6 +352,16 @@ const FAIL: u8 = 2;
 const DELETE: u8 = 3;
 const WIPE: u8 = 4;
 const RESTORE: u8 = 5;
+/// A push that gives its group a lifetime: a push's fields, then the TTL.
+const PUSH_FOR: u8 = 6;
+/// A failure that gives a group it creates a lifetime: a failure's fields,
+/// then the TTL.
+const FAIL_FOR: u8 = 7;
+/// An expiry: the key and the deadline.
+const EXPIRE: u8 = 8;
+
+/// Marks the lifetime trailer of a group.
+const GROUP_LIFETIME: u8 = 1;
 
 /// Encodes a write as a journal record body: `kind | fields`. The journal
 /// puts the record's LSN in front when it frames the record.
@@ -336,8 +373,13 @@ pub(crate) fn encode_write(write: &Write) -> Vec<u8> {
             families,
             mode,
             at,
+            lifetime,
         } => {
-            w.u8(PUSH);
+            // Without a lifetime, the record is as it always was.
+            w.u8(match lifetime {
+                Lifetime::Forever => PUSH,
+                Lifetime::For(_) => PUSH_FOR,
+            });
             w.key(key);
             w.u8(u8::from(*mode == PushMode::Replace));
             w.i64(at.as_nanos());
@@ -345,11 +387,25 @@ pub(crate) fn encode_write(write: &Write) -> Vec<u8> {
             for f in families {
                 w.family(f);
             }
+            if *lifetime != Lifetime::Forever {
+                w.lifetime(*lifetime);
+            }
         }
-        Write::Fail { key, at } => {
-            w.u8(FAIL);
+        Write::Fail { key, at, lifetime } => {
+            w.u8(match lifetime {
+                Lifetime::Forever => FAIL,
+                Lifetime::For(_) => FAIL_FOR,
+            });
             w.key(key);
             w.i64(at.as_nanos());
+            if *lifetime != Lifetime::Forever {
+                w.lifetime(*lifetime);
+            }
+        }
+        Write::Expire { key, deadline } => {
+            w.u8(EXPIRE);
+            w.key(key);
+            w.i64(deadline.as_nanos());
         }
         Write::Delete { key } => {
             w.u8(DELETE);
@@ -379,13 +435,19 @@ pub(crate) enum DiskWrite<'a> {
         mode: PushMode,
         at: PushTime,
         families: Vec<DiskFamily<'a>>,
+        lifetime: Lifetime,
     },
     Fail {
         key: GroupingKey,
         at: PushTime,
+        lifetime: Lifetime,
     },
     Delete {
         key: GroupingKey,
+    },
+    Expire {
+        key: GroupingKey,
+        deadline: PushTime,
     },
     Wipe,
     Restore(DiskGroup<'a>),
@@ -398,13 +460,15 @@ pub(crate) struct DiskGroup<'a> {
     pub(crate) push_time: PushTime,
     pub(crate) failure_time: PushTime,
     pub(crate) families: Vec<DiskFamily<'a>>,
+    pub(crate) lifetime: Lifetime,
+    pub(crate) expires_at: Option<PushTime>,
 }
 
 /// Decodes a record body written by [`encode_write`].
 pub(crate) fn decode_write(body: &[u8]) -> Result<DiskWrite<'_>, DecodeError> {
     let mut r = Reader::new(body);
     let write = match r.u8()? {
-        PUSH => {
+        kind @ (PUSH | PUSH_FOR) => {
             let key = r.key()?;
             let mode = if r.u8()? != 0 {
                 PushMode::Replace
@@ -417,19 +481,32 @@ pub(crate) fn decode_write(body: &[u8]) -> Result<DiskWrite<'_>, DecodeError> {
             for _ in 0..n {
                 families.push(r.family()?);
             }
+            let lifetime = match kind {
+                PUSH_FOR => r.lifetime()?,
+                _ => Lifetime::Forever,
+            };
             DiskWrite::Push {
                 key,
                 mode,
                 at,
                 families,
+                lifetime,
             }
         }
-        FAIL => {
+        kind @ (FAIL | FAIL_FOR) => {
             let key = r.key()?;
             let at = PushTime::from_nanos(r.i64()?);
-            DiskWrite::Fail { key, at }
+            let lifetime = match kind {
+                FAIL_FOR => r.lifetime()?,
+                _ => Lifetime::Forever,
+            };
+            DiskWrite::Fail { key, at, lifetime }
         }
         DELETE => DiskWrite::Delete { key: r.key()? },
+        EXPIRE => DiskWrite::Expire {
+            key: r.key()?,
+            deadline: PushTime::from_nanos(r.i64()?),
+        },
         WIPE => DiskWrite::Wipe,
         RESTORE => DiskWrite::Restore(r.group()?),
         _ => return Err(DecodeError("unknown record kind")),
@@ -478,6 +555,8 @@ impl DiskGroup<'_> {
             families,
             push_time: self.push_time,
             failure_time: self.failure_time,
+            lifetime: self.lifetime,
+            expires_at: self.expires_at,
         };
         (image, problems)
     }
@@ -492,6 +571,7 @@ impl DiskWrite<'_> {
                 mode,
                 at,
                 families,
+                lifetime,
             } => {
                 let families = families
                     .iter()
@@ -502,10 +582,12 @@ impl DiskWrite<'_> {
                     families,
                     mode,
                     at,
+                    lifetime,
                 }
             }
-            DiskWrite::Fail { key, at } => Write::Fail { key, at },
+            DiskWrite::Fail { key, at, lifetime } => Write::Fail { key, at, lifetime },
             DiskWrite::Delete { key } => Write::Delete { key },
+            DiskWrite::Expire { key, deadline } => Write::Expire { key, deadline },
             DiskWrite::Wipe => Write::Wipe,
             DiskWrite::Restore(group) => {
                 let (image, problems) = group.rebuild(store);

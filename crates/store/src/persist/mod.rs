@@ -36,7 +36,7 @@ use crate::changelog::{ChangeLog, LogError, MemoryLog};
 use crate::key::GroupingKey;
 use crate::store::{Store, StoreOptions};
 use crate::time::PushTime;
-use crate::write::{GroupImage, Origin, Write};
+use crate::write::{GroupImage, Lifetime, Origin, Write};
 
 const FORMAT_VERSION: u64 = 1;
 
@@ -981,6 +981,9 @@ fn import_go_groups(store: &Store, groups: Vec<gob::GoGroup>, report: &mut LoadR
                 families,
                 push_time,
                 failure_time,
+                // The Go gateway has no lifetimes.
+                lifetime: Lifetime::Forever,
+                expires_at: None,
             }),
             Origin::Log,
         );
