@@ -14,6 +14,7 @@ use store::{LogError, Problems, WriteError, WriteKind};
 use crate::body::BodyError;
 use crate::context::RequestContext;
 use crate::grouping::UrlError;
+use crate::lifetime::TtlError;
 use crate::limits::LimitError;
 use crate::own::OwnMetrics;
 use crate::response::{http_error, plain, with_allow};
@@ -60,6 +61,9 @@ pub(crate) enum AppError {
     /// A push over a per-push limit.
     #[error(transparent)]
     Limit(#[from] LimitError),
+    /// A push asking for a TTL that is malformed or over `--push.max-ttl`.
+    #[error(transparent)]
+    Ttl(#[from] TtlError),
     /// A push the store refused as invalid or inconsistent.
     #[error("pushed metrics are invalid or inconsistent with existing metrics: {0}")]
     Rejected(WriteError),
@@ -114,6 +118,7 @@ impl AppError {
             | AppError::Url(_)
             | AppError::Parse(_)
             | AppError::Rejected(_)
+            | AppError::Ttl(_)
             | AppError::Body(BodyError::Malformed(_)) => StatusCode::BAD_REQUEST,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
@@ -139,6 +144,7 @@ impl AppError {
             AppError::Body(e) => e.limit_flag(),
             AppError::Limit(e) => Some(e.flag()),
             AppError::TooManyGroups { .. } => Some("push.max-groups"),
+            AppError::Ttl(TtlError::OverMax { .. }) => Some("push.max-ttl"),
             _ => None,
         }
     }
@@ -174,7 +180,7 @@ impl AppError {
             AppError::Body(e) => {
                 tracing::debug!(source = %source, err = %e, "failed to read the request body")
             }
-            AppError::Limit(_) | AppError::TooManyGroups { .. } => {
+            AppError::Limit(_) | AppError::TooManyGroups { .. } | AppError::Ttl(_) => {
                 tracing::debug!(source = %source, err = %self, "push refused by a limit")
             }
             AppError::NotPersisted { kind, source: e } => tracing::error!(

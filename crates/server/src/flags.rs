@@ -10,6 +10,8 @@ use std::time::Duration;
 use exposition::NameValidation;
 use store::{ConsistencyCheck, OnCorruption, PersistMode};
 
+use crate::duration::{format_go_duration, Units};
+use crate::lifetime::TtlPolicy;
 use crate::limits::Limits;
 
 /// What a flag holds: how its value is read, shown in `--help` and in
@@ -20,6 +22,8 @@ enum Kind {
     Text,
     Repeated,
     Duration,
+    /// A TTL: Go's or Prometheus' duration syntax.
+    Ttl,
     Size,
     Count,
     Choice(&'static [&'static str]),
@@ -72,6 +76,10 @@ fn text(values: &[String]) -> String {
 
 fn duration(values: &[String]) -> Result<Duration, String> {
     parse_go_duration(last(values))
+}
+
+fn ttl(values: &[String]) -> Result<Duration, String> {
+    crate::lifetime::parse_ttl(last(values))
 }
 
 fn size(values: &[String]) -> Result<u64, String> {
@@ -195,6 +203,20 @@ const SPECS: &[Spec] = &[
     Spec { name: "push.max-groups", kind: Kind::Count, default: DefaultValue::Count(Limits::DEFAULT.max_groups),
         help: "Maximum number of groups; pushes that would create more are refused.",
         set: |c, v| { c.limits.max_groups = count(v)?; Ok(()) } },
+    Spec { name: "push.default-ttl", kind: Kind::Ttl, default: DefaultValue::Text("0"),
+        help: "TTL of a group pushed without a Pushgateway-TTL header, counted from its last successful push; 0 never expires. Go's or Prometheus' duration syntax (1.5h, 2d).",
+        set: |c, v| { c.ttl.default = ttl(v)?; Ok(()) } },
+    Spec { name: "metric.timetolive", kind: Kind::Ttl, default: DefaultValue::Text(""),
+        help: "Alias of --push.default-ttl.",
+        set: |c, v| {
+            if !last(v).is_empty() {
+                c.ttl.default = ttl(v)?;
+            }
+            Ok(())
+        } },
+    Spec { name: "push.max-ttl", kind: Kind::Ttl, default: DefaultValue::Text("0"),
+        help: "Longest TTL a push may ask for with the Pushgateway-TTL header (then 0, never expire, is refused too); 0 for no cap.",
+        set: |c, v| { c.ttl.max = Some(ttl(v)?).filter(|m| !m.is_zero()); Ok(()) } },
     Spec { name: "log.level", kind: Kind::Choice(&["debug", "info", "warn", "error"]), default: DefaultValue::Text("info"),
         help: "Only log messages with the given severity or above. One of: [debug, info, warn, error]",
         set: |c, v| {
@@ -282,6 +304,8 @@ pub struct Config {
     pub names: NameValidation,
     /// Request limits.
     pub limits: Limits,
+    /// Group TTLs.
+    pub ttl: TtlPolicy,
     /// Log verbosity.
     pub log_level: LogLevel,
     /// Log format.
@@ -325,6 +349,7 @@ impl Config {
             consistency: ConsistencyCheck::OnPush,
             names: NameValidation::Legacy,
             limits: Limits::DEFAULT,
+            ttl: TtlPolicy::default(),
             log_level: LogLevel::Info,
             log_format: LogFormat::Logfmt,
             flag_values: BTreeMap::new(),
@@ -466,11 +491,14 @@ fn build(values: Vec<Vec<String>>) -> Result<Config, FlagError> {
         })?;
         let shown = match spec.kind {
             Kind::Duration => format_go_duration(duration(&given).unwrap_or_default()),
+            Kind::Ttl if last(&given).is_empty() => String::new(),
+            Kind::Ttl => format_go_duration(ttl(&given).unwrap_or_default()),
             Kind::Repeated => given.join(","),
             _ => last(&given).to_string(),
         };
         config.flag_values.insert(spec.name.to_string(), shown);
     }
+    config.ttl.check().map_err(FlagError)?;
     let external_path = external_url_path(&config.external_url)?;
     config.route_prefix = compute_route_prefix(&config.route_prefix, &external_path);
     config.external_path_prefix = compute_route_prefix("", &external_path);
@@ -515,83 +543,7 @@ pub fn compute_route_prefix(prefix: &str, external_path: &str) -> String {
 
 /// Parses a Go duration (`5m`, `1h30m`, `1.5s`, `300ms`, `0`).
 pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
-    let invalid = || format!("time: invalid duration {s:?}");
-    let mut rest = s;
-    let negative = rest.starts_with('-');
-    rest = rest.trim_start_matches(['-', '+']);
-    if rest == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if rest.is_empty() || negative {
-        return Err(invalid());
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("time: missing unit in duration {s:?}"))?;
-        if num_len == 0 {
-            return Err(invalid());
-        }
-        let number: f64 = rest[..num_len].parse().map_err(|_| invalid())?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let nanos = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            unit => return Err(format!("time: unknown unit {unit:?} in duration {s:?}")),
-        };
-        total += number * nanos;
-        rest = &rest[unit_len..];
-    }
-    Ok(Duration::from_nanos(total.round() as u64))
-}
-
-/// Formats a duration as Go's `time.Duration.String()` does (`5m0s`, `1.5s`, `300ms`).
-pub fn format_go_duration(d: Duration) -> String {
-    let nanos = d.as_nanos();
-    if nanos == 0 {
-        return "0s".to_string();
-    }
-    if nanos < 1_000_000_000 {
-        let (unit, div) = if nanos < 1_000 {
-            ("ns", 1)
-        } else if nanos < 1_000_000 {
-            ("µs", 1_000)
-        } else {
-            ("ms", 1_000_000)
-        };
-        return format!("{}{unit}", trim_fraction(nanos, div));
-    }
-    let mut out = String::new();
-    let hours = nanos / 3_600_000_000_000;
-    let minutes = (nanos / 60_000_000_000) % 60;
-    let seconds_nanos = nanos % 60_000_000_000;
-    if hours > 0 {
-        let _ = write!(out, "{hours}h");
-    }
-    if hours > 0 || minutes > 0 {
-        let _ = write!(out, "{minutes}m");
-    }
-    let _ = write!(out, "{}s", trim_fraction(seconds_nanos, 1_000_000_000));
-    out
-}
-
-fn trim_fraction(value: u128, div: u128) -> String {
-    let whole = value / div;
-    let frac = value % div;
-    if frac == 0 {
-        return whole.to_string();
-    }
-    let width = div.to_string().len() - 1;
-    let digits = format!("{frac:0width$}");
-    format!("{whole}.{}", digits.trim_end_matches('0'))
+    crate::duration::parse(s, Units::Go)
 }
 
 /// A byte size as `--help` shows defaults: the largest binary unit that

@@ -81,14 +81,19 @@ async fn run(config: flags::Config) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // Groups that expired while the gateway was down are gone before the
+    // first request is served.
+    server::expiry::expire_now(&state).await;
     let Some(listeners) = listeners(state.config()).await else {
         return ExitCode::from(1);
     };
     let snapshots = persistence
         .clone()
         .map(|p| tokio::spawn(server::persistence::snapshot_periodically(p, interval)));
+    let expiry = tokio::spawn(server::expiry::expire_periodically(state.clone()));
     server::serve::serve(state, listeners).await;
     tracing::info!("HTTP server stopped");
+    expiry.abort();
     if let Some(task) = snapshots {
         task.abort();
     }

@@ -19,6 +19,7 @@ const PUSH_SIZE: &str = "pushgateway_http_push_size_bytes";
 const REFUSALS: &str = "pushgateway_limit_refusals_total";
 const PERSISTENCE_FAILURES: &str = "pushgateway_persistence_failures_total";
 const WRITES_REFUSED: &str = "pushgateway_persistence_writes_refused";
+const GROUPS_EXPIRED: &str = "pushgateway_groups_expired_total";
 
 /// How persistence is doing, for its two metrics (shown only when
 /// `--persistence.file` is set).
@@ -57,6 +58,12 @@ pub(crate) fn own_family_types(config: &Config) -> Vec<(String, MetricType)> {
     ]
     .into_iter()
     .chain(persistence.iter().copied())
+    .chain(
+        config
+            .ttl
+            .configured()
+            .then_some((GROUPS_EXPIRED, MetricType::Counter)),
+    )
     .map(|(n, t)| (n.to_string(), t))
     .collect()
 }
@@ -204,8 +211,13 @@ impl OwnMetrics {
         *self.refusals.lock().entry(limit).or_default() += 1;
     }
 
-    /// The families to merge into a scrape.
-    pub(crate) fn families(&self, persistence: Option<PersistenceHealth>) -> Vec<StoredFamily> {
+    /// The families to merge into a scrape: with `persistence` its two
+    /// metrics, with `expired` (TTLs in use) the count of expired groups.
+    pub(crate) fn families(
+        &self,
+        persistence: Option<PersistenceHealth>,
+        expired: Option<u64>,
+    ) -> Vec<StoredFamily> {
         let now = Instant::now();
         let at = PushTime::now();
         let mut families: Vec<MetricFamily<String>> = Vec::new();
@@ -316,6 +328,22 @@ impl OwnMetrics {
                 "1 while writes are refused because they cannot be persisted, else 0.",
                 vec![(Vec::new(), if health.refusing { 1.0 } else { 0.0 })],
             ));
+        }
+        if let Some(expired) = expired {
+            families.push(MetricFamily {
+                name: GROUPS_EXPIRED.into(),
+                help: Some("Groups removed because their TTL ran out.".into()),
+                metric_type: MetricType::Counter,
+                unit: None,
+                metrics: vec![Metric {
+                    labels: Vec::new(),
+                    value: Value::Counter(exposition::Counter {
+                        value: expired as f64,
+                        ..Default::default()
+                    }),
+                    timestamp_ms: None,
+                }],
+            });
         }
         families
             .iter()
@@ -490,7 +518,7 @@ mod tests {
         let own = OwnMetrics::new();
         own.count_request("push", 200, "PUT");
         let names: Vec<String> = own
-            .families(None)
+            .families(None, None)
             .iter()
             .map(|f| f.name().to_string())
             .collect();

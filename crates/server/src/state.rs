@@ -134,6 +134,13 @@ impl AppState {
         let _ = self.inner.shutdown.send(true);
     }
 
+    /// Groups expired so far, once TTLs are in use (configured, or asked
+    /// for by a push); `None` before, so that `/metrics` is unchanged.
+    pub(crate) fn expired_groups(&self) -> Option<u64> {
+        let store = self.store();
+        (self.config().ttl.configured() || store.lifetimes_used()).then(|| store.expired_count())
+    }
+
     /// The memory budget of requests in flight.
     pub(crate) fn inflight(&self) -> &Arc<InflightBudget> {
         &self.inner.inflight
@@ -152,5 +159,6 @@ pub fn store_options(config: &Config) -> StoreOptions {
         names: config.names,
         own_families: crate::own::own_family_types(config),
         max_groups: config.limits.max_groups,
+        default_lifetime: config.ttl.default_lifetime(),
     }
 }

@@ -8,6 +8,7 @@ mod descriptors;
 mod disk_full;
 mod gateway;
 mod go_import;
+mod lifetime;
 mod logs;
 mod long_urls;
 mod memory;

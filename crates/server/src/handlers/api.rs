@@ -5,7 +5,7 @@
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use exposition::{MetricFamily, MetricType, Value};
-use store::{Group, PushTime, Snapshot};
+use store::{Group, Lifetime, PushTime, Snapshot};
 
 use crate::build::build_information;
 use crate::error::AppError;
@@ -98,6 +98,16 @@ fn groups_json(snapshot: &Snapshot) -> String {
     success(&data)
 }
 
+/// A duration as a JSON number of seconds (`90`, `0.25`).
+fn json_seconds(d: std::time::Duration) -> String {
+    let seconds = d.as_secs_f64();
+    if seconds.fract() == 0.0 {
+        format!("{}", d.as_secs())
+    } else {
+        format!("{seconds}")
+    }
+}
+
 fn group_json(out: &mut String, group: &Group) {
     let mut entries = Vec::with_capacity(group.families().len() + 2);
     let mut labels = String::new();
@@ -107,6 +117,13 @@ fn group_json(out: &mut String, group: &Group) {
         "last_push_successful".to_string(),
         group.last_push_successful().to_string(),
     ));
+    // A group with a lifetime says how long it lives and until when.
+    if let (Lifetime::For(ttl), Some(deadline)) = (group.lifetime(), group.expires_at()) {
+        entries.push(("ttl_seconds".to_string(), json_seconds(ttl)));
+        let mut at = String::new();
+        string(&mut at, &deadline.to_rfc3339_nano());
+        entries.push(("expires_at".to_string(), at));
+    }
     for family in group.families() {
         let decoded = family.decode();
         let mut value = String::from("{\"time_stamp\":");

@@ -12,7 +12,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use bytes::Bytes;
 use store::{
-    ConsistencyCheck, GroupingKey, PushMode, PushTime, Rejected, Ticket, WriteError, WriteKind,
+    ConsistencyCheck, GroupingKey, Lifetime, PushMode, PushTime, Rejected, Ticket, WriteError,
+    WriteKind,
 };
 
 use crate::body::{self, BodyError, BodyFormat, BodySource, ContentEncoding, Families};
@@ -62,6 +63,7 @@ struct PushRequest {
     format: BodyFormat,
     mode: PushMode,
     at: PushTime,
+    lifetime: Lifetime,
 }
 
 /// `PUT` (replace) or `POST` (merge) of a group.
@@ -79,6 +81,8 @@ pub(crate) async fn push(
         context.param("labels"),
         config.names,
     )?;
+    // A TTL the push may not have is refused before its body is read.
+    let lifetime = config.ttl.for_push(&context.headers)?;
     let held = body
         .read(
             &context.headers,
@@ -96,6 +100,7 @@ pub(crate) async fn push(
         format: BodyFormat::from_headers(&context.headers),
         mode,
         at: PushTime::now(),
+        lifetime,
         body: held.bytes,
     };
     let inflated_bound = context.encoding.inflated_upper_bound(request.body.len());
@@ -192,10 +197,15 @@ fn parse_and_store(
     let grouping: Vec<&str> = request.key.labels().map(|(n, _)| n).collect();
     limits.check(families.shape(&grouping), &request.key)?;
     let store = state.store();
-    let (key, mode, at) = (request.key.clone(), request.mode, request.at);
+    let (key, mode, at, lifetime) = (
+        request.key.clone(),
+        request.mode,
+        request.at,
+        request.lifetime,
+    );
     let stored = match &families {
-        Families::Text(f) => store.push(key, f, mode, at),
-        Families::Protobuf(f) => store.push(key, f, mode, at),
+        Families::Text(f) => store.push_for(key, f, mode, at, lifetime),
+        Families::Protobuf(f) => store.push_for(key, f, mode, at, lifetime),
     };
     // Free the parsed body before its reservation is given back.
     drop(families);

@@ -211,6 +211,14 @@ impl<'a> Page<'a> {
             self.time(out, group.push_time());
         }
         out.push_str("</span>");
+        if let Some(deadline) = group.expires_at() {
+            let _ = write!(
+                out,
+                "<span class=\"expires\" title=\"{}\">expires in {}</span>",
+                html_escape(&absolute(deadline)),
+                remaining(self.now, deadline)
+            );
+        }
         if !group.last_push_successful() {
             out.push_str("<span class=\"badge fail\" title=\"failed ");
             out.push_str(&html_escape(&absolute(group.failure_time())));
@@ -422,6 +430,17 @@ fn relative(now: PushTime, t: PushTime) -> String {
         s if s < 3600 => format!("{} min ago", s / 60),
         s if s < 86_400 => format!("{} h ago", s / 3600),
         s => format!("{} d ago", s / 86_400),
+    }
+}
+
+/// How long until `deadline`, as the UI shows it ("expires in 2 min").
+fn remaining(now: PushTime, deadline: PushTime) -> String {
+    match deadline.since(now).as_secs() {
+        s if s < 1 => "less than a second".into(),
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min", s / 60),
+        s if s < 86_400 => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        s => format!("{} d {} h", s / 86_400, s % 86_400 / 3600),
     }
 }
 
