@@ -22,6 +22,10 @@ pub enum WriteError {
         /// The limit.
         limit: u64,
     },
+    /// A conditional delete found the group changed since it was
+    /// selected (pushed to again); nothing changed.
+    #[error("the group was pushed to since it was selected")]
+    Changed,
     /// The change log cannot make writes durable; nothing changed.
     #[error("{0}")]
     Log(#[from] LogError),

@@ -52,6 +52,7 @@ mod key;
 mod persist;
 mod problem;
 mod scrape;
+mod selector;
 mod store;
 mod time;
 mod write;
@@ -65,9 +66,10 @@ pub use persist::{
 };
 pub use problem::{Problem, Problems};
 pub use scrape::Encoding;
+pub use selector::{MatchOp, Matcher, Selector, SelectorError};
 pub use store::{
     ConsistencyCheck, Group, Rejected, Snapshot, Store, StoreOptions, PUSH_FAILURE_TIME_METRIC,
     PUSH_TIME_METRIC,
 };
 pub use time::PushTime;
-pub use write::{GroupImage, Lifetime, Origin, PushMode, Write, WriteKind};
+pub use write::{DeleteMode, GroupImage, Lifetime, Origin, PushMode, Write, WriteKind};

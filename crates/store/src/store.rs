@@ -23,8 +23,9 @@ use crate::family::{prepare, Scratch, SeriesHasher, StoredFamily};
 use crate::index::{Change, Index};
 use crate::key::GroupingKey;
 use crate::problem::{Problem, Problems};
+use crate::selector::Selector;
 use crate::time::PushTime;
-use crate::write::{GroupImage, Lifetime, Origin, PushMode, Write};
+use crate::write::{DeleteMode, GroupImage, Lifetime, Origin, PushMode, Write};
 
 /// Name of the per-group gauge with the last successful push time.
 pub const PUSH_TIME_METRIC: &str = "push_time_seconds";
@@ -130,6 +131,11 @@ impl Group {
     /// When the group expires (`None`: never).
     pub fn expires_at(&self) -> Option<PushTime> {
         self.expires_at
+    }
+
+    /// When the last push reached the group, successful or not.
+    pub fn last_push_attempt(&self) -> PushTime {
+        self.push_time.max(self.failure_time)
     }
 
     /// Whether the group's lifetime is over at `now`.
@@ -462,6 +468,14 @@ impl Store {
                 }
                 Ok(())
             }
+            Write::DeleteUnchanged { key, last_push } => match self.current(&side, &key) {
+                Some(group) if group.last_push_attempt() == last_push => {
+                    self.remove_group(&mut side, key, &group);
+                    Ok(())
+                }
+                Some(_) => Err(Refusal::Refused(WriteError::Changed)),
+                None => Ok(()),
+            },
             Write::Expire { key, deadline } => {
                 // A push since the sweep looked has renewed the group.
                 let due = self
@@ -1063,6 +1077,52 @@ impl Store {
         due.into_iter()
             .map(|(deadline, key)| self.apply(Write::Expire { key, deadline }, Origin::Local))
             .collect()
+    }
+
+    /// Deletes the groups any of `selectors` selects (a union), each through
+    /// the one write path; with `pushed_before`, only those whose last push,
+    /// successful or not, was before it, and not if one reaches them
+    /// meanwhile. Answers the groups deleted (or, in a dry run, that would
+    /// be) and the tickets to wait for.
+    pub fn delete_matching(
+        &self,
+        selectors: &[Selector],
+        pushed_before: Option<PushTime>,
+        mode: DeleteMode,
+    ) -> Result<(Vec<GroupingKey>, Vec<Ticket>), WriteError> {
+        let selected: Vec<(GroupingKey, PushTime)> = self
+            .snapshot()
+            .groups()
+            .iter()
+            .filter(|g| Selector::any_matches(selectors, g.key()))
+            .map(|g| (g.key().clone(), g.last_push_attempt()))
+            .filter(|(_, last)| pushed_before.is_none_or(|before| *last < before))
+            .collect();
+        if mode == DeleteMode::DryRun {
+            return Ok((
+                selected.into_iter().map(|(key, _)| key).collect(),
+                Vec::new(),
+            ));
+        }
+        let (mut deleted, mut tickets) = (Vec::new(), Vec::new());
+        for (key, last_push) in selected {
+            let write = match pushed_before {
+                None => Write::Delete { key: key.clone() },
+                Some(_) => Write::DeleteUnchanged {
+                    key: key.clone(),
+                    last_push,
+                },
+            };
+            match self.apply(write, Origin::Local) {
+                Ok(ticket) => {
+                    deleted.push(key);
+                    tickets.push(ticket);
+                }
+                Err(WriteError::Changed) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((deleted, tickets))
     }
 
     /// How many groups expiry has removed since the store was made.

@@ -39,6 +39,14 @@ impl PushTime {
         )
     }
 
+    /// This time minus `d`, saturating at the smallest time.
+    pub fn saturating_sub(self, d: Duration) -> PushTime {
+        PushTime(
+            self.0
+                .saturating_sub(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
+        )
+    }
+
     /// How long after `earlier` this is (zero if it is not later).
     pub fn since(self, earlier: PushTime) -> Duration {
         Duration::from_nanos(u64::try_from(self.0.saturating_sub(earlier.0)).unwrap_or(0))

@@ -58,6 +58,15 @@ impl Lifetime {
     }
 }
 
+/// Whether a selective delete deletes or only says what it would delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteMode {
+    /// List the selected groups; change nothing.
+    DryRun,
+    /// Delete them.
+    Delete,
+}
+
 /// Where a write comes from, which decides what the store does besides
 /// applying it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +111,14 @@ pub enum Write {
         /// The group.
         key: GroupingKey,
     },
+    /// Delete a group unless a push (successful or not) reached it after
+    /// `last_push`, the time of its last push when it was selected.
+    DeleteUnchanged {
+        /// The group.
+        key: GroupingKey,
+        /// Its last push, successful or not, when it was selected.
+        last_push: PushTime,
+    },
     /// Delete every group.
     Wipe,
     /// Remove a group whose lifetime ended at `deadline` (nothing happens
@@ -139,7 +156,7 @@ impl Write {
         match self {
             Write::Push { .. } => WriteKind::Push,
             Write::Fail { .. } => WriteKind::Fail,
-            Write::Delete { .. } => WriteKind::Delete,
+            Write::Delete { .. } | Write::DeleteUnchanged { .. } => WriteKind::Delete,
             Write::Wipe => WriteKind::Wipe,
             Write::Expire { .. } => WriteKind::Expire,
             Write::Restore(_) => WriteKind::Restore,

@@ -7,4 +7,5 @@ mod consistency;
 mod corruption;
 mod lifetime;
 mod persistence;
+mod selection;
 mod util;

@@ -359,6 +359,8 @@ const PUSH_FOR: u8 = 6;
 const FAIL_FOR: u8 = 7;
 /// An expiry: the key and the deadline.
 const EXPIRE: u8 = 8;
+/// A delete conditional on the group's last push: the key and that time.
+const DELETE_UNCHANGED: u8 = 9;
 
 /// Marks the lifetime trailer of a group.
 const GROUP_LIFETIME: u8 = 1;
@@ -407,6 +409,11 @@ pub(crate) fn encode_write(write: &Write) -> Vec<u8> {
             w.key(key);
             w.i64(deadline.as_nanos());
         }
+        Write::DeleteUnchanged { key, last_push } => {
+            w.u8(DELETE_UNCHANGED);
+            w.key(key);
+            w.i64(last_push.as_nanos());
+        }
         Write::Delete { key } => {
             w.u8(DELETE);
             w.key(key);
@@ -448,6 +455,10 @@ pub(crate) enum DiskWrite<'a> {
     Expire {
         key: GroupingKey,
         deadline: PushTime,
+    },
+    DeleteUnchanged {
+        key: GroupingKey,
+        last_push: PushTime,
     },
     Wipe,
     Restore(DiskGroup<'a>),
@@ -506,6 +517,10 @@ pub(crate) fn decode_write(body: &[u8]) -> Result<DiskWrite<'_>, DecodeError> {
         EXPIRE => DiskWrite::Expire {
             key: r.key()?,
             deadline: PushTime::from_nanos(r.i64()?),
+        },
+        DELETE_UNCHANGED => DiskWrite::DeleteUnchanged {
+            key: r.key()?,
+            last_push: PushTime::from_nanos(r.i64()?),
         },
         WIPE => DiskWrite::Wipe,
         RESTORE => DiskWrite::Restore(r.group()?),
@@ -588,6 +603,9 @@ impl DiskWrite<'_> {
             DiskWrite::Fail { key, at, lifetime } => Write::Fail { key, at, lifetime },
             DiskWrite::Delete { key } => Write::Delete { key },
             DiskWrite::Expire { key, deadline } => Write::Expire { key, deadline },
+            DiskWrite::DeleteUnchanged { key, last_push } => {
+                Write::DeleteUnchanged { key, last_push }
+            }
             DiskWrite::Wipe => Write::Wipe,
             DiskWrite::Restore(group) => {
                 let (image, problems) = group.rebuild(store);
