@@ -350,7 +350,7 @@ class ReadmeExamples(unittest.TestCase):
         blocks = [b.split("\n", 1)[1] for b in readme.split("```")[1::2] if b.startswith("sh\n")]
         blocks = [b for b in blocks if "curl" in b]
         self.assertGreaterEqual(len(blocks), 5)
-        gw = Gateway(OURS)
+        gw = Gateway(OURS, "--web.enable-admin-api")
         try:
             for block in blocks:
                 script = block.replace("localhost:9091", "127.0.0.1:%d" % gw.port)

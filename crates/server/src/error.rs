@@ -61,6 +61,11 @@ pub(crate) enum AppError {
     /// A push over a per-push limit.
     #[error(transparent)]
     Limit(#[from] LimitError),
+    /// An API request whose parameters are wrong (a bad `match[]`
+    /// selector, `older_than`, `dry_run`): answered in Prometheus' API
+    /// error shape.
+    #[error("{0}")]
+    BadData(String),
     /// A push asking for a TTL that is malformed or over `--push.max-ttl`.
     #[error(transparent)]
     Ttl(#[from] TtlError),
@@ -119,6 +124,7 @@ impl AppError {
             | AppError::Parse(_)
             | AppError::Rejected(_)
             | AppError::Ttl(_)
+            | AppError::BadData(_)
             | AppError::Body(BodyError::Malformed(_)) => StatusCode::BAD_REQUEST,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
@@ -226,6 +232,15 @@ impl IntoResponse for AppError {
                     http::header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Basic"),
                 );
+                r
+            }
+            AppError::BadData(ref problem) => {
+                let mut body =
+                    String::from("{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":");
+                crate::json::string(&mut body, problem);
+                body.push('}');
+                let mut r = crate::response::json(body);
+                *r.status_mut() = status;
                 r
             }
             AppError::NotPersisted { .. }

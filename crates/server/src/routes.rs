@@ -69,6 +69,7 @@ enum ApiRoute {
     Status,
     Metrics,
     Wipe,
+    DeleteGroups,
 }
 
 impl ApiRoute {
@@ -78,6 +79,7 @@ impl ApiRoute {
             ApiRoute::Status => "api/v1/status",
             ApiRoute::Metrics => "api/v1/metrics",
             ApiRoute::Wipe => "wipe",
+            ApiRoute::DeleteGroups => "delete_groups",
         }
     }
 }
@@ -117,6 +119,7 @@ impl RouteTable {
         api.add("GET", "/metrics", ApiRoute::Metrics);
         if config.enable_admin_api {
             api.add("PUT", "/admin/wipe", ApiRoute::Wipe);
+            api.add("DELETE", "/admin/groups", ApiRoute::DeleteGroups);
         }
         RouteTable {
             main,
@@ -341,8 +344,9 @@ async fn serve_api(state: &AppState, context: &RequestContext, route: ApiRoute) 
     let result = match route {
         ApiRoute::Options => Ok(api::options()),
         ApiRoute::Status => Ok(api::status(state)),
-        ApiRoute::Metrics => api::metrics(state).await,
+        ApiRoute::Metrics => api::metrics(state, context).await,
         ApiRoute::Wipe => admin::wipe(state).await,
+        ApiRoute::DeleteGroups => admin::delete_groups(state, context).await,
     };
     let response = api::with_cors(respond(state, context, result));
     state.own().count_request(

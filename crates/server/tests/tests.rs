@@ -18,6 +18,7 @@ mod push;
 mod refusals;
 mod routes;
 mod security;
+mod selection;
 mod soak;
 mod structure;
 mod ui;

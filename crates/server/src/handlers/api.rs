@@ -5,9 +5,12 @@
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use exposition::{MetricFamily, MetricType, Value};
-use store::{Group, Lifetime, PushTime, Snapshot};
+use std::sync::Arc;
+
+use store::{Group, Lifetime, PushTime, Selector};
 
 use crate::build::build_information;
+use crate::context::RequestContext;
 use crate::error::AppError;
 use crate::flags::Config;
 use crate::json::{go_sprint_float, object, string, string_map};
@@ -44,13 +47,33 @@ pub(crate) fn status(state: &AppState) -> Response {
     json(status_json(state.config(), state.started()))
 }
 
-/// `GET /api/v1/metrics`: rendered off the async workers (it decodes every
-/// family).
-pub(crate) async fn metrics(state: &AppState) -> Result<Response, AppError> {
+/// The `match[]` selectors of a query string (several are a union).
+pub(crate) fn selectors(query: Option<&str>) -> Result<Vec<Selector>, AppError> {
+    form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .filter(|(k, _)| k == "match[]")
+        .map(|(_, v)| Selector::parse(&v).map_err(|e| AppError::BadData(e.to_string())))
+        .collect()
+}
+
+/// `GET /api/v1/metrics`, every group or those `match[]` selects:
+/// rendered off the async workers (it decodes every family).
+pub(crate) async fn metrics(
+    state: &AppState,
+    context: &RequestContext,
+) -> Result<Response, AppError> {
+    let selectors = selectors(context.uri.query())?;
     let snapshot = state.store().snapshot();
-    let body = tokio::task::spawn_blocking(move || groups_json(&snapshot))
-        .await
-        .map_err(|_| AppError::Internal("the JSON renderer's thread failed"))?;
+    let body = tokio::task::spawn_blocking(move || {
+        let groups: Vec<Arc<Group>> = snapshot
+            .groups()
+            .iter()
+            .filter(|g| selectors.is_empty() || Selector::any_matches(&selectors, g.key()))
+            .cloned()
+            .collect();
+        groups_json(&groups)
+    })
+    .await
+    .map_err(|_| AppError::Internal("the JSON renderer's thread failed"))?;
     Ok(json(body))
 }
 
@@ -86,9 +109,9 @@ fn status_json(config: &Config, started: PushTime) -> String {
     success(&data)
 }
 
-fn groups_json(snapshot: &Snapshot) -> String {
+fn groups_json(groups: &[Arc<Group>]) -> String {
     let mut data = String::from("[");
-    for (i, group) in snapshot.groups().iter().enumerate() {
+    for (i, group) in groups.iter().enumerate() {
         if i > 0 {
             data.push(',');
         }
@@ -254,7 +277,7 @@ mod tests {
             .unwrap()
             .wait()
             .unwrap();
-        let json = groups_json(&store.snapshot());
+        let json = groups_json(store.snapshot().groups());
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
         let g = &v["data"][0];
         assert_eq!(g["labels"], serde_json::json!({"job": "sh"}));
