@@ -328,6 +328,11 @@ pub(crate) struct PushArgs {
     #[arg(long)]
     pub(crate) add: bool,
 
+    /// Ask the gateway to remove the group this long after the push
+    /// (`90s`, `1.5h`, `2d`, `1w`; `0` never): the `Pushgateway-TTL` header
+    #[arg(long, value_name = "DURATION", value_parser = parse_ttl)]
+    pub(crate) ttl: Option<Duration>,
+
     /// The exposition text; `-` is standard input
     #[arg(value_name = "FILE", default_value = "-")]
     pub(crate) file: PathBuf,
@@ -353,6 +358,11 @@ pub(crate) struct GaugeArgs {
     /// Replace only this metric in the group (POST) instead of the group (PUT)
     #[arg(long)]
     pub(crate) add: bool,
+
+    /// Ask the gateway to remove the group this long after the push
+    /// (`90s`, `1.5h`, `2d`, `1w`; `0` never): the `Pushgateway-TTL` header
+    #[arg(long, value_name = "DURATION", value_parser = parse_ttl)]
+    pub(crate) ttl: Option<Duration>,
 
     /// The value: a number, `NaN`, `+Inf` or `-Inf`
     #[arg(value_name = "VALUE", allow_hyphen_values = true, value_parser = parse_value)]
@@ -381,6 +391,11 @@ pub(crate) struct GaugesArgs {
     #[arg(long)]
     pub(crate) add: bool,
 
+    /// Ask the gateway to remove the group this long after the push
+    /// (`90s`, `1.5h`, `2d`, `1w`; `0` never): the `Pushgateway-TTL` header
+    #[arg(long, value_name = "DURATION", value_parser = parse_ttl)]
+    pub(crate) ttl: Option<Duration>,
+
     /// The JSON lines; `-` is standard input
     #[arg(value_name = "FILE", default_value = "-")]
     pub(crate) file: PathBuf,
@@ -388,12 +403,70 @@ pub(crate) struct GaugesArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct DeleteArgs {
-    #[command(flatten)]
-    pub(crate) group: GroupArgs,
+    /// The job name of the group to delete
+    #[arg(
+        long,
+        short = 'j',
+        env = "PUSHGATEWAY_JOB",
+        value_name = "JOB",
+        help_heading = "Group",
+        required_unless_present = "matches"
+    )]
+    pub(crate) job: Option<String>,
+
+    /// A grouping label of the group to delete (repeatable)
+    #[arg(
+        long = "grouping",
+        short = 'g',
+        value_name = "LABEL=VALUE",
+        value_parser = parse_pair,
+        help_heading = "Group"
+    )]
+    pub(crate) grouping: Vec<(String, String)>,
+
+    /// Delete every group this Prometheus selector over grouping labels
+    /// selects instead, e.g. `--match '{job=~"etl-.*"}'` (repeatable: a
+    /// union; needs a gateway with --web.enable-admin-api)
+    #[arg(
+        long = "match",
+        value_name = "SELECTOR",
+        help_heading = "Groups by selector"
+    )]
+    pub(crate) matches: Vec<String>,
+
+    /// With --match: only groups whose last push, successful or not, is
+    /// older than this (`7d`, `12h`)
+    #[arg(
+        long,
+        value_name = "DURATION",
+        value_parser = parse_ttl,
+        requires = "matches",
+        help_heading = "Groups by selector"
+    )]
+    pub(crate) older_than: Option<Duration>,
+
+    /// With --match: print what would be deleted, delete nothing
+    #[arg(long, requires = "matches", help_heading = "Groups by selector")]
+    pub(crate) dry_run: bool,
+
+    /// With --match: do not ask first (asked only when standard input is a
+    /// terminal)
+    #[arg(
+        long,
+        short = 'y',
+        requires = "matches",
+        help_heading = "Groups by selector"
+    )]
+    pub(crate) yes: bool,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct ListArgs {
+    /// Only the groups this Prometheus selector over grouping labels
+    /// selects, e.g. `--match '{job=~"etl-.*"}'` (repeatable: a union)
+    #[arg(long = "match", value_name = "SELECTOR")]
+    pub(crate) matches: Vec<String>,
+
     /// Print a JSON array instead of a table
     #[arg(long)]
     pub(crate) json: bool,
@@ -419,6 +492,11 @@ pub(crate) struct RunArgs {
     /// succeeded but the push failed
     #[arg(long)]
     pub(crate) fail_on_push_error: bool,
+
+    /// Ask the gateway to remove the group this long after the push
+    /// (`90s`, `1.5h`, `2d`, `1w`; `0` never): the `Pushgateway-TTL` header
+    #[arg(long, value_name = "DURATION", value_parser = parse_ttl)]
+    pub(crate) ttl: Option<Duration>,
 
     /// The command and its arguments, after `--`
     #[arg(
@@ -462,6 +540,47 @@ pub(crate) fn parse_value(s: &str) -> Result<f64, String> {
         Ok(v) if numeric => Ok(v),
         _ => Err(format!("{s:?} is not a number (nor NaN, +Inf, -Inf)")),
     }
+}
+
+/// Parses a TTL or an age as the gateway reads them: numbers with units
+/// `ms`, `s`, `m`, `h`, `d`, `w`, `y`, one after the other (`1h30m`,
+/// `1.5h`, `2d`); `0` is zero (for a TTL: never expire).
+pub(crate) fn parse_ttl(s: &str) -> Result<Duration, String> {
+    const EXPECTED: &str = "expected a duration such as 90s, 1.5h, 1h30m, 2d or 1w (0: never)";
+    let t = s.trim();
+    if t == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut rest = t;
+    let mut seconds = 0f64;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let unit_len = rest[number_len..]
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len() - number_len);
+        let number: f64 = rest[..number_len]
+            .parse()
+            .map_err(|_| format!("{s:?} is not a duration: {EXPECTED}"))?;
+        let scale = match &rest[number_len..number_len + unit_len] {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "d" => 86_400.0,
+            "w" => 7.0 * 86_400.0,
+            "y" => 365.0 * 86_400.0,
+            "" => return Err(format!("missing unit in {s:?}: {EXPECTED}")),
+            other => return Err(format!("unknown unit {other:?} in {s:?}: {EXPECTED}")),
+        };
+        seconds += number * scale;
+        rest = &rest[number_len + unit_len..];
+    }
+    if t.is_empty() {
+        return Err(format!("{s:?} is not a duration: {EXPECTED}"));
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("{s:?} is too long"))
 }
 
 /// Parses `30s`, `1.5s`, `500ms`, `2m`, `1h`, plain seconds (`30`), or

@@ -3,9 +3,9 @@
 use std::io::Write as _;
 
 use anyhow::Context as _;
-use pushgateway_client::{BlockingClient, Gauges, GroupStatus, Payload};
+use pushgateway_client::{BlockingClient, DeleteMode, Gauges, GroupStatus, Payload};
 
-use crate::args::{DeleteArgs, GaugeArgs, GaugesArgs, ListArgs, PushArgs, WipeArgs};
+use crate::args::{DeleteArgs, GaugeArgs, GaugesArgs, GroupArgs, ListArgs, PushArgs, WipeArgs};
 use crate::config::{grouping_key, no_duplicates};
 use crate::{input, Usage};
 
@@ -130,7 +130,14 @@ pub(crate) fn delete(
     args: &DeleteArgs,
     verbose: bool,
 ) -> anyhow::Result<()> {
-    let key = grouping_key(&args.group)?;
+    if !args.matches.is_empty() {
+        return delete_matching(client, args);
+    }
+    let group = GroupArgs {
+        job: args.job.clone().unwrap_or_default(),
+        grouping: args.grouping.clone(),
+    };
+    let key = grouping_key(&group)?;
     client
         .delete(&key)
         .with_context(|| format!("deleting {key}"))?;
@@ -140,18 +147,91 @@ pub(crate) fn delete(
     Ok(())
 }
 
+/// `pushgw delete --match …`: asks first on a terminal unless `--yes` or
+/// `--dry-run`, then prints each group deleted (or that would be).
+fn delete_matching(client: &BlockingClient, args: &DeleteArgs) -> anyhow::Result<()> {
+    if !args.grouping.is_empty() {
+        anyhow::bail!(Usage(
+            "give either --match or a group (-j/-g), not both".into()
+        ));
+    }
+    let mode = if args.dry_run {
+        DeleteMode::DryRun
+    } else {
+        DeleteMode::Delete
+    };
+    let selected = args.matches.join(" or ");
+    if mode == DeleteMode::Delete && !args.yes {
+        confirm(
+            &format!(
+                "Delete every group {selected} selects on {}?",
+                client.gateway()
+            ),
+            "nothing deleted",
+        )?;
+    }
+    let groups = client
+        .delete_matching(&args.matches, args.older_than, mode)
+        .with_context(|| {
+            format!(
+                "deleting the groups {selected} selects (the gateway needs --web.enable-admin-api)"
+            )
+        })?;
+    let verb = match mode {
+        DeleteMode::DryRun => "would delete",
+        DeleteMode::Delete => "deleted",
+    };
+    let mut out = String::new();
+    for labels in &groups {
+        let pairs: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| format!("{k}={}", quote(v)))
+            .collect();
+        out.push_str(&format!("{verb} {{{}}}\n", pairs.join(",")));
+    }
+    if groups.is_empty() {
+        out.push_str(&format!("no groups selected on {}\n", client.gateway()));
+    }
+    print_quietly(&out)
+}
+
+/// Asks `question` on a terminal; anything but yes is a usage error
+/// saying `refused`.
+fn confirm(question: &str, refused: &str) -> anyhow::Result<()> {
+    use std::io::IsTerminal as _;
+    if !std::io::stdin().is_terminal() {
+        return Ok(());
+    }
+    eprint!("{question} [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .context("reading the answer")?;
+    if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+        anyhow::bail!(Usage(format!("{refused} (answer y, or pass --yes)")));
+    }
+    Ok(())
+}
+
+/// Writes to standard output; a closed pipe (`| head`) is not an error.
+fn print_quietly(out: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => written.context("writing to standard output"),
+    }
+}
+
 /// `pushgw wipe`: asks first on a terminal, unless `--yes`.
 pub(crate) fn wipe(client: &BlockingClient, args: &WipeArgs, verbose: bool) -> anyhow::Result<()> {
-    use std::io::IsTerminal as _;
-    if !args.yes && std::io::stdin().is_terminal() {
-        eprint!("Delete every group on {}? [y/N] ", client.gateway());
-        let mut answer = String::new();
-        std::io::stdin()
-            .read_line(&mut answer)
-            .context("reading the answer")?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
-            anyhow::bail!(Usage("not wiped (answer y, or pass --yes)".into()));
-        }
+    if !args.yes {
+        confirm(
+            &format!("Delete every group on {}?", client.gateway()),
+            "not wiped",
+        )?;
     }
     client
         .wipe()
@@ -164,7 +244,9 @@ pub(crate) fn wipe(client: &BlockingClient, args: &WipeArgs, verbose: bool) -> a
 
 /// `pushgw list`.
 pub(crate) fn list(client: &BlockingClient, args: &ListArgs) -> anyhow::Result<()> {
-    let mut groups = client.groups().context("listing the groups")?;
+    let mut groups = client
+        .groups_matching(&args.matches)
+        .context("listing the groups")?;
     groups.sort_by(|a, b| a.labels.iter().cmp(b.labels.iter()));
     let out = if args.json {
         json(&groups)
@@ -173,15 +255,8 @@ pub(crate) fn list(client: &BlockingClient, args: &ListArgs) -> anyhow::Result<(
     } else {
         table(&groups, if args.wide { usize::MAX } else { CELL_WIDTH })
     };
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(out.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        // `pushgw list | head`: the reader has what it wanted.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        written => written.context("writing to standard output"),
-    }
+    // `pushgw list | head`: the reader has what it wanted.
+    print_quietly(&out)
 }
 
 /// The widest a table cell is shown without `--wide`.

@@ -13,7 +13,11 @@ use crate::Usage;
 /// Builds the client the global options describe. `--compression` applies
 /// only if `pushes` (the subcommand sends bodies): it is a global option,
 /// and the client refuses to delete with compression.
-pub(crate) fn client(global: &Global, pushes: bool) -> anyhow::Result<BlockingClient> {
+pub(crate) fn client(
+    global: &Global,
+    pushes: bool,
+    ttl: Option<Duration>,
+) -> anyhow::Result<BlockingClient> {
     base_url_only(&global.gateway)?;
     let compression = match global.compression {
         CompressionArg::Gzip if pushes => Compression::Gzip,
@@ -59,6 +63,9 @@ pub(crate) fn client(global: &Global, pushes: bool) -> anyhow::Result<BlockingCl
     }
     if let (Some(cert), Some(key)) = (&global.cert, &global.key) {
         builder = builder.client_cert_files(cert, key);
+    }
+    if let Some(ttl) = ttl {
+        builder = builder.ttl(ttl);
     }
     Ok(builder.build_blocking()?)
 }

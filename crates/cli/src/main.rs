@@ -126,7 +126,14 @@ fn run(cli: &Cli) -> anyhow::Result<u8> {
         cli.command,
         Command::Delete(_) | Command::List(_) | Command::Wipe(_)
     );
-    let client = config::client(&cli.global, pushes)?;
+    let ttl = match &cli.command {
+        Command::Push(a) => a.ttl,
+        Command::Gauge(a) => a.ttl,
+        Command::Gauges(a) => a.ttl,
+        Command::Run(a) => a.ttl,
+        _ => None,
+    };
+    let client = config::client(&cli.global, pushes, ttl)?;
     let verbose = cli.global.verbose;
     match &cli.command {
         Command::Push(args) => commands::push(&client, args, verbose)?,

@@ -39,6 +39,7 @@ mod delete;
 mod errors;
 mod gauge;
 mod gauges;
+mod lifecycle;
 mod list;
 mod options;
 mod papercuts;

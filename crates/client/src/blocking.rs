@@ -13,7 +13,10 @@ use std::sync::mpsc;
 use tokio::sync::mpsc as tokio_mpsc;
 
 use crate::transport::BoxFuture;
-use crate::{Client, ClientBuilder, Error, Gauges, GroupStatus, GroupingKey, Payload};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::{Client, ClientBuilder, DeleteMode, Error, Gauges, GroupStatus, GroupingKey, Payload};
 
 type Job = Box<dyn FnOnce(Client) -> BoxFuture<'static, ()> + Send>;
 
@@ -117,6 +120,28 @@ impl BlockingClient {
     /// The groups on the gateway (see [`Client::groups`]).
     pub fn groups(&self) -> Result<Vec<GroupStatus>, Error> {
         self.run(|c| Box::pin(async move { c.groups().await }))
+    }
+
+    /// The groups `selectors` select (see [`Client::groups_matching`]).
+    pub fn groups_matching<S: AsRef<str>>(
+        &self,
+        selectors: &[S],
+    ) -> Result<Vec<GroupStatus>, Error> {
+        let selectors: Vec<String> = selectors.iter().map(|s| s.as_ref().to_owned()).collect();
+        self.run(move |c| Box::pin(async move { c.groups_matching(&selectors).await }))
+    }
+
+    /// Deletes the groups `selectors` select (see [`Client::delete_matching`]).
+    pub fn delete_matching<S: AsRef<str>>(
+        &self,
+        selectors: &[S],
+        older_than: Option<Duration>,
+        mode: DeleteMode,
+    ) -> Result<Vec<BTreeMap<String, String>>, Error> {
+        let selectors: Vec<String> = selectors.iter().map(|s| s.as_ref().to_owned()).collect();
+        self.run(move |c| {
+            Box::pin(async move { c.delete_matching(&selectors, older_than, mode).await })
+        })
     }
 
     /// Deletes every group (see [`Client::wipe`]).

@@ -1,6 +1,7 @@
 //! The async client and its builder: URL, auth, TLS, timeout, retries and
 //! compression, and the requests themselves.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use http::header::{
 use http::Method;
 
 use crate::gauges::Gauges;
-use crate::groups::{parse_groups, GroupStatus};
+use crate::groups::{parse_deleted, parse_groups, GroupStatus};
 use crate::transport::{ReqwestTransport, TlsSettings};
 use crate::{Compression, Error, GroupingKey, Payload, Retry, Transport};
 
@@ -59,6 +60,8 @@ struct Inner {
     timeout: Option<Duration>,
     retry: Retry,
     compression: Compression,
+    /// The `Pushgateway-TTL` header of every push, when a TTL was asked for.
+    ttl: Option<HeaderValue>,
     /// Whether the default transport follows redirects (then a 301–303 for
     /// a method other than `GET` is reported as such).
     follow_redirects: bool,
@@ -143,8 +146,48 @@ impl Client {
 
     /// The groups on the gateway, from its `GET /api/v1/metrics`.
     pub async fn groups(&self) -> Result<Vec<GroupStatus>, Error> {
-        let response = self.send(Method::GET, "/api/v1/metrics", None).await?;
+        self.groups_matching::<&str>(&[]).await
+    }
+
+    /// The groups any of `selectors` selects (Prometheus selectors over
+    /// grouping labels, such as `{job=~"etl-.*"}`); every group when there
+    /// are none. Needs a gateway with selectors (ours); the Go gateway
+    /// ignores them and answers every group.
+    pub async fn groups_matching<S: AsRef<str>>(
+        &self,
+        selectors: &[S],
+    ) -> Result<Vec<GroupStatus>, Error> {
+        let mut path = String::from("/api/v1/metrics");
+        let query = match_query(selectors);
+        if !query.is_empty() {
+            path.push('?');
+            path.push_str(&query);
+        }
+        let response = self.send(Method::GET, &path, None).await?;
         parse_groups(response.body())
+    }
+
+    /// Deletes the groups any of `selectors` selects, with `older_than`
+    /// only those whose last push (successful or not) is older than that;
+    /// [`DeleteMode::DryRun`] only answers what would be deleted. Answers
+    /// the grouping labels of those groups. Needs our gateway started with
+    /// `--web.enable-admin-api`.
+    pub async fn delete_matching<S: AsRef<str>>(
+        &self,
+        selectors: &[S],
+        older_than: Option<Duration>,
+        mode: DeleteMode,
+    ) -> Result<Vec<BTreeMap<String, String>>, Error> {
+        let mut query = match_query(selectors);
+        if let Some(age) = older_than {
+            query.push_str(&format!("&older_than={}", duration_text(age)));
+        }
+        if mode == DeleteMode::DryRun {
+            query.push_str("&dry_run=true");
+        }
+        let path = format!("/api/v1/admin/groups?{query}");
+        let response = self.send(Method::DELETE, &path, None).await?;
+        parse_deleted(response.body())
     }
 
     /// Deletes every group: `PUT /api/v1/admin/wipe`, which the gateway
@@ -197,6 +240,9 @@ impl Client {
                 }
                 for (name, value) in &inner.headers {
                     headers.insert(name.clone(), value.clone());
+                }
+                if let (Some(ttl), Some(_)) = (&inner.ttl, payload) {
+                    headers.insert(TTL_HEADER, ttl.clone());
                 }
             }
             let request = request.body(body.clone()).map_err(|e| Error::InvalidUrl {
@@ -288,6 +334,7 @@ pub struct ClientBuilder {
     identity_files: Option<(PathBuf, PathBuf)>,
     follow_redirects: bool,
     transport: Option<Arc<dyn Transport>>,
+    ttl: Option<Duration>,
 }
 
 enum Auth {
@@ -321,7 +368,17 @@ impl ClientBuilder {
             identity_files: None,
             follow_redirects: false,
             transport: None,
+            ttl: None,
         }
+    }
+
+    /// Asks the gateway to remove each pushed group `ttl` after the push
+    /// (the `Pushgateway-TTL` header; zero means never, overriding a default
+    /// the gateway has). Every push of this client carries it; the Go
+    /// gateway ignores it.
+    pub fn ttl(mut self, ttl: Duration) -> ClientBuilder {
+        self.ttl = Some(ttl);
+        self
     }
 
     /// The time one attempt may take, connection included; `None` waits
@@ -503,10 +560,62 @@ impl ClientBuilder {
             timeout: self.timeout,
             retry: self.retry,
             compression: self.compression,
+            ttl: self
+                .ttl
+                .map(|ttl| HeaderValue::from_str(&duration_text(ttl)))
+                .transpose()
+                .map_err(|e| Error::InvalidHeader {
+                    name: TTL_HEADER.into(),
+                    reason: e.to_string(),
+                })?,
             follow_redirects: self.follow_redirects,
             transport,
         })
     }
+}
+
+/// The push header that asks for a TTL.
+const TTL_HEADER: &str = "pushgateway-ttl";
+
+/// Whether a selective delete deletes or only says what it would delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteMode {
+    /// Answer what would be deleted; delete nothing.
+    DryRun,
+    /// Delete.
+    Delete,
+}
+
+/// A duration as the gateway reads it: whole seconds (`90s`), else
+/// milliseconds (`1500ms`).
+fn duration_text(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis().max(1))
+    }
+}
+
+/// `match[]=…&match[]=…`, percent-encoded.
+fn match_query<S: AsRef<str>>(selectors: &[S]) -> String {
+    selectors
+        .iter()
+        .map(|s| format!("match%5B%5D={}", percent_encode(s.as_ref())))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn sensitive(value: &str, what: &str) -> Result<HeaderValue, Error> {

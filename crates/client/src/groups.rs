@@ -1,6 +1,7 @@
 //! What the gateway holds, read from its `GET /api/v1/metrics` JSON.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -23,6 +24,10 @@ pub struct GroupStatus {
     /// The names of the pushed metric families, sorted, without the
     /// gateway's own `push_time_seconds` and `push_failure_time_seconds`.
     pub metric_names: Vec<String>,
+    /// The group's TTL, when it has one (our gateway with TTLs in use).
+    pub ttl: Option<Duration>,
+    /// When the group expires (RFC 3339, UTC), when it has a TTL.
+    pub expires_at: Option<String>,
 }
 
 const PUSH_TIME: &str = "push_time_seconds";
@@ -68,9 +73,43 @@ pub(crate) fn parse_groups(body: &[u8]) -> Result<Vec<GroupStatus>, Error> {
             last_push_time: gauge_time(object.get(PUSH_TIME)),
             last_failure_time: gauge_time(object.get(FAILURE_TIME)),
             metric_names,
+            ttl: object
+                .get("ttl_seconds")
+                .and_then(Value::as_f64)
+                .and_then(|s| Duration::try_from_secs_f64(s).ok()),
+            expires_at: object
+                .get("expires_at")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         });
     }
     Ok(groups)
+}
+
+/// The groups of a `DELETE /api/v1/admin/groups` answer, by their labels.
+pub(crate) fn parse_deleted(body: &[u8]) -> Result<Vec<BTreeMap<String, String>>, Error> {
+    let bad = |what: &str| {
+        Error::Transport(format!("unexpected /api/v1/admin/groups answer: {what}").into())
+    };
+    let json: Value = serde_json::from_slice(body).map_err(|e| bad(&e.to_string()))?;
+    let groups = json
+        .get("data")
+        .and_then(|d| d.get("groups"))
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("no data.groups array"))?;
+    groups
+        .iter()
+        .map(|g| {
+            let labels = g
+                .get("labels")
+                .and_then(Value::as_object)
+                .ok_or_else(|| bad("a group has no labels"))?;
+            Ok(labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect())
+        })
+        .collect()
 }
 
 /// The value of a push-time gauge; 0 (never) gives `None`.
@@ -104,6 +143,8 @@ mod tests {
                 last_push_time: Some(1.795353601875887e9),
                 last_failure_time: None,
                 metric_names: vec!["x".into()],
+                ttl: None,
+                expires_at: None,
             }]
         );
     }

@@ -199,7 +199,7 @@ pub use bytes;
 pub use http;
 
 pub use blocking::BlockingClient;
-pub use client::{Client, ClientBuilder, DEFAULT_TIMEOUT};
+pub use client::{Client, ClientBuilder, DeleteMode, DEFAULT_TIMEOUT};
 pub use error::{BoxError, Error};
 pub use gauges::Gauges;
 pub use grouping::{instance_hostname_grouping_key, instance_ip_grouping_key, GroupingKey};

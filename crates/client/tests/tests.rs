@@ -38,5 +38,6 @@ mod compression;
 mod errors;
 mod gauges;
 mod grouping;
+mod lifecycle;
 mod push;
 mod registries;
