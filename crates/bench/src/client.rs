@@ -37,6 +37,27 @@ impl Conn {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<Response> {
+        self.exchange(method, path, headers, body, None).await
+    }
+
+    /// Sends a bodiless request and answers the response body as text.
+    pub(crate) async fn send_text(&mut self, method: &str, path: &str) -> Result<String> {
+        let mut kept = Vec::new();
+        self.exchange(method, path, &[], b"", Some(&mut kept))
+            .await?;
+        Ok(String::from_utf8_lossy(&kept).into_owned())
+    }
+
+    /// Sends a request and reads the response, its body into `keep` if
+    /// given (else discarded).
+    async fn exchange(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        mut keep: Option<&mut Vec<u8>>,
+    ) -> Result<Response> {
         self.request.clear();
         self.request.extend_from_slice(
             format!(
@@ -89,21 +110,28 @@ impl Conn {
                     break;
                 }
                 len += size;
-                self.skip_body(size).await?;
+                self.body(size, keep.as_deref_mut()).await?;
                 let mut crlf = [0u8; 2];
                 self.stream.read_exact(&mut crlf).await?;
             }
         } else if let Some(n) = length {
             len = n;
-            self.skip_body(n).await?;
+            self.body(n, keep).await?;
         }
         Ok(Response { status, len })
     }
 
-    /// Reads and discards `n` body bytes.
-    async fn skip_body(&mut self, n: usize) -> Result<()> {
+    /// Reads `n` body bytes into `keep`, or discards them.
+    async fn body(&mut self, n: usize, keep: Option<&mut Vec<u8>>) -> Result<()> {
         let mut body = (&mut self.stream).take(n as u64);
-        tokio::io::copy(&mut body, &mut tokio::io::sink()).await?;
+        match keep {
+            Some(out) => {
+                body.read_to_end(out).await?;
+            }
+            None => {
+                tokio::io::copy(&mut body, &mut tokio::io::sink()).await?;
+            }
+        }
         Ok(())
     }
 }

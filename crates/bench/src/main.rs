@@ -20,7 +20,10 @@
 //! 5. push p99 while a scraper pulls `/metrics` every second at the largest size;
 //! 6. start-up time with the largest size persisted (ours): from the
 //!    write-ahead log after a kill, and from the snapshot after a clean stop;
-//! 7. the web UI's groups page with 10,000 small groups (1,000 in short runs).
+//! 7. the web UI's groups page with 10,000 small groups (1,000 in short runs);
+//! 8. push p99 (ours) while a tenth as many groups as the largest size has
+//!    series (100k groups of 10 series at 1M) expire in four waves, against
+//!    the same run without TTLs (target: within 2x).
 //!
 //! The Go gateway checks every push against its whole store, which makes
 //! filling it to large sizes slow; it is filled with its check disabled and
@@ -234,11 +237,41 @@ fn small_body(group: u64) -> Vec<u8> {
     .into_bytes()
 }
 
-/// How to fill a gateway: how many groups, and the body of each.
+/// A group of 10 series, for the TTL waves.
+fn wave_body(group: u64) -> Vec<u8> {
+    let mut body = String::from("# TYPE wave_metric gauge\n");
+    for j in 0..10 {
+        body.push_str(&format!("wave_metric{{series=\"{j}\"}} {}\n", group + j));
+    }
+    body.into_bytes()
+}
+
+/// TTLs for a fill: group `g` lives `base + (g % waves) * step`.
+#[derive(Clone, Copy)]
+struct Waves {
+    base: Duration,
+    step: Duration,
+    waves: u64,
+}
+
+impl Waves {
+    fn ttl(&self, group: u64) -> Duration {
+        self.base + self.step * (group % self.waves) as u32
+    }
+
+    /// When the last wave has gone, counted from the end of the fill.
+    fn last(&self) -> Duration {
+        self.base + self.step * (self.waves - 1) as u32
+    }
+}
+
+/// How to fill a gateway: how many groups, the body of each, and their
+/// TTLs (none: the groups never expire).
 #[derive(Clone, Copy)]
 struct Fill {
     groups: u64,
     body: fn(u64) -> Vec<u8>,
+    ttls: Option<Waves>,
 }
 
 impl Fill {
@@ -247,13 +280,14 @@ impl Fill {
         Fill {
             groups: series / 100,
             body: fill_body,
+            ttls: None,
         }
     }
 }
 
 /// Pushes the fill groups on several connections.
 async fn fill(port: u16, what: Fill, expect: u16) -> Result<()> {
-    let Fill { groups, body } = what;
+    let Fill { groups, body, ttls } = what;
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..8 {
@@ -265,11 +299,17 @@ async fn fill(port: u16, what: Fill, expect: u16) -> Result<()> {
                 if g >= groups {
                     return Ok::<(), anyhow::Error>(());
                 }
+                let ttl = ttls.map(|w| format!("{}ms", w.ttl(g).as_millis()));
+                let headers: Vec<(&str, &str)> = ttl
+                    .as_deref()
+                    .map(|t| ("Pushgateway-TTL", t))
+                    .into_iter()
+                    .collect();
                 let r = conn
                     .send(
                         "PUT",
                         &format!("/metrics/job/fill/instance/g{g}"),
-                        &[],
+                        &headers,
                         &body(g),
                     )
                     .await?;
@@ -817,6 +857,7 @@ async fn main() -> Result<()> {
         let what = Fill {
             groups: ui_groups,
             body: small_body,
+            ttls: None,
         };
         let Some((gw, _)) = filled(*kind, bin, what, o.go_fill_budget, &[]).await? else {
             continue;
@@ -835,6 +876,66 @@ async fn main() -> Result<()> {
         ratio(page("ours"), page("go")),
     );
     results["web_ui_page"] = json!({ "groups": ui_groups, "results": ui });
+
+    // 8. Push latency while groups expire in waves, against no TTLs (ours).
+    let wave_groups = (largest / 10).max(1_000);
+    let plain = Fill {
+        groups: wave_groups,
+        body: wave_body,
+        ttls: None,
+    };
+    let started = Instant::now();
+    let gw = Gateway::start(Kind::Ours, &o.ours, &[]).await?;
+    fill(gw.port, plain, 200).await?;
+    let fill_time = started.elapsed();
+    // The waves begin a second after the fill ends and come every 2 s.
+    let waves = Waves {
+        base: fill_time + Duration::from_secs(1),
+        step: Duration::from_secs(2),
+        waves: 4,
+    };
+    let window = waves.last() + Duration::from_secs(1);
+    let without = latency(gw.port, 1_000_000, window).await?;
+    drop(gw);
+    let gw = Gateway::start(Kind::Ours, &o.ours, &[]).await?;
+    let with_ttls = Fill {
+        ttls: Some(waves),
+        ..plain
+    };
+    fill(gw.port, with_ttls, 200).await?;
+    let with = latency(gw.port, 1_000_000, window).await?;
+    let expired = {
+        let mut conn = Conn::open(gw.port).await?;
+        let r = conn.send_text("GET", "/metrics").await?;
+        r.lines()
+            .find_map(|l| l.strip_prefix("pushgateway_groups_expired_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    drop(gw);
+    let (p99_with, p99_without) = (percentile(&with, 0.99), percentile(&without, 0.99));
+    results["ttl_waves"] = json!({
+        "groups": wave_groups,
+        "series": wave_groups * 10,
+        "expired": expired,
+        "push_p99_seconds_with_ttls": p99_with,
+        "push_p99_seconds_without_ttls": p99_without,
+        "pushes_with_ttls": with.len(),
+        "pushes_without_ttls": without.len(),
+        "p99_ratio": p99_with / p99_without,
+    });
+    table.row(
+        &format!("push p99, {wave_groups} groups expiring / none"),
+        format!("{} / {}", ms(p99_with), ms(p99_without)),
+        String::new(),
+        String::new(),
+    );
+    table.row(
+        &format!("  ratio (target <= 2.0; {expired:.0} expired)"),
+        format!("{:.2}", p99_with / p99_without),
+        String::new(),
+        String::new(),
+    );
     let _ = std::fs::remove_dir_all(&durable_dir);
     results["table"] = json!(table.rows);
     std::fs::write(&o.json, serde_json::to_string_pretty(&results)?)?;

@@ -98,7 +98,9 @@ fn list_and_delete_by_selector() {
         .at(&gw)
         .fails_with(2);
     // --older-than and --dry-run mean nothing without --match.
-    let alone = pushgw(&["delete", "-j", "backup", "--dry-run"]).at(&gw).output();
+    let alone = pushgw(&["delete", "-j", "backup", "--dry-run"])
+        .at(&gw)
+        .output();
     assert_eq!(alone.code, 2, "{alone:#?}");
     assert!(alone.stderr.contains("--match"), "{}", alone.stderr);
     assert_eq!(gw.groups().len(), 1);

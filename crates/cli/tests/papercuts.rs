@@ -162,6 +162,39 @@ fn wipe_asks_on_a_terminal_unless_yes() {
 }
 
 #[test]
+fn delete_by_selector_asks_on_a_terminal_unless_yes_or_dry_run() {
+    let gw = Gateway::start_with(
+        Kind::Ours,
+        &Options {
+            admin_api: true,
+            ..Options::default()
+        },
+    );
+    pushgw(&["gauge", "-j", "keep", "-n", "x", "1"])
+        .at(&gw)
+        .success();
+    let delete = r#"delete --match '{job="keep"}'"#;
+    let out = on_a_terminal(&gw, delete, "n\n");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("Delete every group {job=\"keep\"} selects on"),
+        "{said}"
+    );
+    assert!(!out.status.success(), "{said}");
+    assert_eq!(gw.groups().len(), 1, "answered no: nothing deleted");
+    let out = on_a_terminal(&gw, &format!("{delete} --dry-run"), "");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && !said.contains("Delete every group"),
+        "{said}"
+    );
+    assert!(said.contains("would delete {job=\"keep\"}"), "{said}");
+    let out = on_a_terminal(&gw, &format!("{delete} --yes"), "");
+    assert!(out.status.success());
+    assert!(gw.groups().is_empty());
+}
+
+#[test]
 fn generate_writes_a_man_page_and_completions() {
     let man = pushgw(&["generate", "man"]).success().stdout;
     let dir = tempfile::tempdir().unwrap();

@@ -270,3 +270,58 @@ fn a_write_durable_before_the_log_failed_is_kept_though_nobody_waited() {
     assert!(store.group(&a).is_some());
     assert!(store.group(&b).is_none());
 }
+
+#[test]
+fn while_the_log_refuses_writes_expired_groups_are_hidden_then_removed_when_it_recovers() {
+    let log = RecordingLog::new();
+    let store = store_on(&log);
+    let now = store::PushTime::now();
+    let families = exposition::parse_text(b"x 1\n").unwrap();
+    let ttl = store::Lifetime::For(std::time::Duration::from_secs(60));
+    // Pushed 2 minutes ago with a TTL of 1: expired by now; the other not.
+    let old = key(&[("job", "old")]);
+    let fresh = key(&[("job", "fresh")]);
+    let past = store::PushTime::from_nanos(now.as_nanos() - 120_000_000_000);
+    drop(
+        store
+            .push_for(old.clone(), &families, PushMode::Replace, past, ttl)
+            .unwrap(),
+    );
+    drop(
+        store
+            .push_for(fresh.clone(), &families, PushMode::Replace, now, ttl)
+            .unwrap(),
+    );
+    log.progress.flushed(2);
+    store.publish(2);
+    assert_eq!(
+        store.snapshot().groups().len(),
+        2,
+        "not swept yet: still shown"
+    );
+    let error = LogError::Write {
+        reason: "No space left on device (os error 28)".into(),
+        location: "/data/p.wal".into(),
+    };
+    *log.broken.lock() = Some(error.clone());
+    // The sweep cannot remove it: every read leaves it out meanwhile.
+    assert_eq!(store.expire_due(now).err(), Some(WriteError::Log(error)));
+    let shown: Vec<String> = store
+        .snapshot()
+        .groups()
+        .iter()
+        .map(|g| g.key().to_string())
+        .collect();
+    assert_eq!(shown, [r#"{job="fresh"}"#]);
+    assert!(store.group(&old).is_none());
+    assert!(!scrape(&store).contains("job=\"old\""));
+    // Writes resume: the next sweep removes it through the log.
+    *log.broken.lock() = None;
+    let tickets = store.expire_due(now).unwrap();
+    assert_eq!(tickets.len(), 1);
+    log.progress.flushed(3);
+    store.publish(3);
+    assert_eq!(log.kinds().last(), Some(&WriteKind::Expire));
+    assert_eq!(store.snapshot().groups().len(), 1);
+    assert_eq!(store.expired_count(), 1);
+}
