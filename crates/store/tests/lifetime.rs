@@ -174,3 +174,49 @@ fn deadlines_and_expiries_survive_the_journal_and_snapshots() {
     );
     assert_eq!(expire(&reopened.store(), 50), ["forever"]);
 }
+
+/// Copies a fixture folder (files written by the release before lifetimes)
+/// into a temporary one; answers it and the persistence file in it.
+fn fixture(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/before-lifetimes")
+        .join(name);
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&from).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    let file = dir.path().join("p.data");
+    (dir, file)
+}
+
+#[test]
+fn files_written_before_lifetimes_load_with_no_ttls() {
+    // Written by the gateway before this change: three pushes (one refused,
+    // recorded as a failure), then a clean stop (a snapshot) or kill -9 (a
+    // journal only).
+    for name in ["snapshot", "journal"] {
+        let (_dir, file) = fixture(name);
+        let persistence = durable(&file);
+        let store = persistence.store();
+        let text = crate::util::scrape(&store);
+        assert!(
+            text.contains(
+                "rows{host=\"db1\",instance=\"\",job=\"nightly\",table=\"users\"} 1234\n"
+            ),
+            "{name}: {text}"
+        );
+        assert!(
+            text.contains("done_total{instance=\"\",job=\"etl\"} 3\n"),
+            "{name}"
+        );
+        assert_eq!(jobs(&store), ["nightly", "etl", "failed"], "{name}");
+        for group in store.snapshot().groups() {
+            assert_eq!(group.lifetime(), Lifetime::Forever, "{name}");
+            assert_eq!(group.expires_at(), None, "{name}");
+        }
+        let failed = store.group(&key(&[("job", "failed")])).unwrap();
+        assert!(!failed.last_push_successful(), "{name}");
+        assert!(store.expire_due(PushTime::now()).unwrap().is_empty());
+    }
+}
