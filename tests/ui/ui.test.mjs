@@ -326,3 +326,27 @@ test("a long label value is cut, and can be shown whole without opening the grou
     own.proc.kill();
   }
 });
+
+test("a group with a TTL says when it expires; one without says nothing of it", async () => {
+  const own = await startGateway("");
+  try {
+    const r = await fetch(`${own.base}/metrics/job/expiring`, {
+      method: "PUT",
+      body: "m 1\n",
+      headers: { "Pushgateway-TTL": "2h" },
+    });
+    assert.equal(r.status, 200, await r.text());
+    await push(own, "job/lasting", "m 1\n");
+    const page = await browser.newPage();
+    await page.goto(`${own.base}/`);
+    const expiring = page.locator("details.group", { hasText: "expiring" });
+    const shown = await expiring.locator(".expires").innerText();
+    assert.match(shown, /^expires in 1 h 59 min$|^expires in 2 h 0 min$/);
+    assert.ok(await expiring.locator(".expires").isVisible());
+    const lasting = page.locator("details.group", { hasText: "lasting" });
+    assert.equal(await lasting.locator(".expires").count(), 0);
+    await page.close();
+  } finally {
+    own.proc.kill();
+  }
+});
