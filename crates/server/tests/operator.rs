@@ -122,6 +122,27 @@ fn help_man_is_a_man_page_naming_every_flag() {
     }
 }
 
+/// Runs `shell` with `args`, the completion `script` on its standard
+/// input; answers what it printed.
+fn shell(shell: &str, args: &[&str], script: &str) -> String {
+    let mut child = Command::new(shell)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{shell} (Debian's {shell} package) runs: {e}"));
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{shell}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
 #[test]
 fn bash_completion_completes_flags_and_choices() {
     let script = run(&["--completion-script-bash"]);
@@ -131,22 +152,7 @@ fn bash_completion_completes_flags_and_choices() {
             "source /dev/stdin; COMP_WORDS=({BINARY} {words}); COMP_CWORD={cword}; \
              _pushgateway_bash_autocomplete; echo \"${{COMPREPLY[@]}}\""
         );
-        let mut child = Command::new("bash")
-            .args(["-c", &program])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(script.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success());
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
+        shell("bash", &["-c", &program], &script).trim().to_string()
     };
     assert_eq!(complete("--log.level ''", 2), "debug info warn error");
     assert_eq!(
@@ -167,22 +173,7 @@ fn zsh_completion_completes_flags_and_choices() {
              _files() {{ print FILES; }}; typeset -A compstate; compstate[nmatches]=1; \
              source /dev/stdin; words=({BINARY} {words}); CURRENT={current}; _pushgateway"
         );
-        let mut child = Command::new("zsh")
-            .args(["-f", "-c", &program])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("zsh (Debian's zsh package) runs");
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(script.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success());
-        String::from_utf8(out.stdout).unwrap()
+        shell("zsh", &["-f", "-c", &program], &script)
     };
     assert_eq!(complete("--log.level ''", 3), "debug\ninfo\nwarn\nerror\n");
     let flags = complete("--persistence.i", 2);
