@@ -58,12 +58,9 @@ pub(crate) fn own_family_types(config: &Config) -> Vec<(String, MetricType)> {
     ]
     .into_iter()
     .chain(persistence.iter().copied())
-    .chain(
-        config
-            .ttl
-            .configured()
-            .then_some((GROUPS_EXPIRED, MetricType::Counter)),
-    )
+    // Reserved even before TTLs are in use: a push's header can turn the
+    // metric on at any time.
+    .chain(std::iter::once((GROUPS_EXPIRED, MetricType::Counter)))
     .map(|(n, t)| (n.to_string(), t))
     .collect()
 }

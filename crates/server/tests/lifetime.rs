@@ -216,3 +216,19 @@ async fn the_json_api_shows_ttl_and_deadline_in_both_duration_syntaxes() {
         .body
         .contains("expires in"));
 }
+
+#[tokio::test]
+async fn the_expired_counters_name_is_the_gateways_even_before_ttls_are_used() {
+    // A push's header can turn the counter on at any time, so a pushed
+    // family of that name and another type is refused from the start.
+    let (_, app) = app(&[]);
+    let reply = send(
+        &app,
+        "PUT",
+        "/metrics/job/a",
+        "# TYPE pushgateway_groups_expired_total gauge\npushgateway_groups_expired_total 1\n",
+        &[],
+    )
+    .await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+}

@@ -206,10 +206,14 @@ impl Parser {
         }
         let value = self.string()?;
         let regex = match op {
-            MatchOp::Matches | MatchOp::NotMatches => Some(
-                Regex::new(&format!("^(?:{value})$"))
-                    .map_err(|e| format!("invalid regex {value:?} for {name:?}: {e}"))?,
-            ),
+            MatchOp::Matches | MatchOp::NotMatches => {
+                let invalid =
+                    |e: regex::Error| format!("invalid regex {value:?} for {name:?}: {e}");
+                // Checked alone first, so that a value such as `a)|(b`
+                // cannot close the anchoring group around it.
+                Regex::new(&value).map_err(invalid)?;
+                Some(Regex::new(&format!("^(?:{value})$")).map_err(invalid)?)
+            }
             _ => None,
         };
         Ok(Matcher {
@@ -326,6 +330,8 @@ mod tests {
         assert!(problem(r#"{job<"a"}"#).starts_with("expected one of =, !=, =~, !~"));
         assert!(problem(r#"{job=a}"#).starts_with("expected a quoted value at position 5"));
         assert!(problem(r#"{job=~"("}"#).starts_with("invalid regex \"(\""));
+        // A value cannot break out of the anchoring around it.
+        assert!(problem(r#"{job=~"a)|(b"}"#).starts_with("invalid regex"));
         assert!(problem(r#"{1job="a"}"#).starts_with("expected a label name"));
         assert!(problem(r#"{job="a"} x"#).starts_with("unexpected 'x'"));
         // Selecting everything is refused, as Prometheus refuses it.

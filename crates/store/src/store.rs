@@ -226,6 +226,8 @@ struct WriteSide {
     /// The groups writers see that expire, by deadline: a sweep finds the
     /// due ones without looking at the others.
     deadlines: BTreeSet<(PushTime, GroupingKey)>,
+    /// Groups the write being applied found expired and removed first.
+    expired_by_write: u64,
 }
 
 /// The Pushgateway's metric store.
@@ -267,6 +269,7 @@ impl Store {
                 group_count: 0,
                 staged: Vec::new(),
                 deadlines: BTreeSet::new(),
+                expired_by_write: 0,
             }),
             groups: RwLock::new(BTreeMap::new()),
             changes: AtomicU64::new(0),
@@ -435,6 +438,7 @@ impl Store {
                 .check()
                 .map_err(|e| (WriteError::Log(e), Ticket::done()))?;
         }
+        side.expired_by_write = 0;
         let outcome = match write {
             Write::Push {
                 key,
@@ -447,6 +451,7 @@ impl Store {
                     let lifetime = self.options.default_lifetime;
                     self.record_failure(&mut side, key.clone(), at, lifetime, max_groups);
                     self.changes.fetch_add(1, Ordering::Relaxed);
+                    self.count_expired(&mut side, origin);
                     let failure = Write::Fail { key, at, lifetime };
                     let ticket = match origin {
                         // The record of the failure replaces the push's.
@@ -473,8 +478,8 @@ impl Store {
                     self.remove_group(&mut side, key, &group);
                     Ok(())
                 }
-                Some(_) => Err(Refusal::Refused(WriteError::Changed)),
-                None => Ok(()),
+                // Pushed to, deleted or expired since it was selected.
+                _ => Err(Refusal::Refused(WriteError::Changed)),
             },
             Write::Expire { key, deadline } => {
                 // A push since the sweep looked has renewed the group.
@@ -483,9 +488,7 @@ impl Store {
                     .filter(|g| g.expires_at == Some(deadline));
                 if let Some(group) = due {
                     self.remove_group(&mut side, key, &group);
-                    if origin == Origin::Local {
-                        self.expired.fetch_add(1, Ordering::Relaxed);
-                    }
+                    side.expired_by_write += 1;
                 }
                 Ok(())
             }
@@ -504,6 +507,7 @@ impl Store {
         match outcome {
             Ok(()) => {
                 self.changes.fetch_add(1, Ordering::Relaxed);
+                self.count_expired(&mut side, origin);
                 let ticket = match record {
                     Some(record) => self.log.append(record),
                     None => Ticket::done(),
@@ -717,7 +721,7 @@ impl Store {
         lifetime: Lifetime,
         max_groups: u64,
     ) -> Result<(), Refusal> {
-        let old = self.current(side, key);
+        let old = self.live(side, key, at);
         if old.is_none() && side.group_count as u64 >= max_groups {
             return Err(Refusal::Refused(WriteError::TooManyGroups {
                 limit: max_groups,
@@ -816,7 +820,7 @@ impl Store {
         lifetime: Lifetime,
         max_groups: u64,
     ) {
-        let old = self.current(side, &key);
+        let old = self.live(side, &key, at);
         let previous = old
             .as_ref()
             .and_then(|g| g.family(PUSH_FAILURE_TIME_METRIC));
@@ -936,6 +940,27 @@ impl Store {
         side.staged.push(Publication::Put(key, Arc::new(group)));
     }
 
+    /// The group as writers see it, unless its lifetime ended by `at`: an
+    /// expired group the sweep has not removed yet is removed first, as its
+    /// expiry would remove it, so that no write merges into it or renews
+    /// it. (Replay sees the same `at`, so it does the same.)
+    fn live(&self, side: &mut WriteSide, key: &GroupingKey, at: PushTime) -> Option<Arc<Group>> {
+        let group = self.current(side, key)?;
+        if !group.is_expired_at(at) {
+            return Some(group);
+        }
+        // A refused push's failure record comes after the push removed it.
+        let removed = side
+            .staged
+            .iter()
+            .any(|c| matches!(c, Publication::Remove(k) if k == key));
+        if !removed {
+            self.remove_group(side, key.clone(), &group);
+            side.expired_by_write += 1;
+        }
+        None
+    }
+
     /// Takes a group out of the writers' view (a delete or an expiry).
     fn remove_group(&self, side: &mut WriteSide, key: GroupingKey, group: &Group) {
         if self.checks() {
@@ -946,6 +971,15 @@ impl Store {
         side.group_count -= 1;
         self.track_deadline(side, &key, group.expires_at, None);
         side.staged.push(Publication::Remove(key));
+    }
+
+    /// Counts the groups the write just applied removed by expiry (only
+    /// here: replayed expiries were counted by the process that made them).
+    fn count_expired(&self, side: &mut WriteSide, origin: Origin) {
+        let expired = std::mem::take(&mut side.expired_by_write);
+        if origin == Origin::Local && expired > 0 {
+            self.expired.fetch_add(expired, Ordering::Relaxed);
+        }
     }
 
     /// Moves a group's entry in the deadline index from `old` to `new`.
@@ -1028,8 +1062,9 @@ impl Store {
     /// A consistent view of every group, in grouping-key order. Cheap: it
     /// copies one pointer per group.
     pub fn snapshot(&self) -> Snapshot {
+        let hide = self.hide_expired_from();
         let groups = self.groups.read();
-        match self.hide_expired_from() {
+        match hide {
             None => Snapshot {
                 groups: groups.values().cloned().collect(),
             },
@@ -1045,8 +1080,9 @@ impl Store {
 
     /// One group.
     pub fn group(&self, key: &GroupingKey) -> Option<Arc<Group>> {
+        let hide = self.hide_expired_from();
         let group = self.groups.read().get(key).cloned()?;
-        match self.hide_expired_from() {
+        match hide {
             Some(now) if group.is_expired_at(now) => None,
             _ => Some(group),
         }
@@ -1081,9 +1117,10 @@ impl Store {
 
     /// Deletes the groups any of `selectors` selects (a union), each through
     /// the one write path; with `pushed_before`, only those whose last push,
-    /// successful or not, was before it, and not if one reaches them
-    /// meanwhile. Answers the groups deleted (or, in a dry run, that would
-    /// be) and the tickets to wait for.
+    /// successful or not, was before it. A group a push reaches (or that
+    /// goes) after it was selected is kept and not reported. Answers the
+    /// groups deleted (or, in a dry run, that would be) and the tickets to
+    /// wait for.
     pub fn delete_matching(
         &self,
         selectors: &[Selector],
@@ -1106,12 +1143,9 @@ impl Store {
         }
         let (mut deleted, mut tickets) = (Vec::new(), Vec::new());
         for (key, last_push) in selected {
-            let write = match pushed_before {
-                None => Write::Delete { key: key.clone() },
-                Some(_) => Write::DeleteUnchanged {
-                    key: key.clone(),
-                    last_push,
-                },
+            let write = Write::DeleteUnchanged {
+                key: key.clone(),
+                last_push,
             };
             match self.apply(write, Origin::Local) {
                 Ok(ticket) => {

@@ -220,3 +220,53 @@ fn files_written_before_lifetimes_load_with_no_ttls() {
         assert!(store.expire_due(PushTime::now()).unwrap().is_empty());
     }
 }
+
+#[test]
+fn a_write_never_merges_into_an_expired_group_the_sweep_has_not_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.data");
+    let live = durable(&file);
+    let store = live.store();
+    push(&store, "a", "# TYPE old gauge\nold 1\n", 0, ttl(10));
+    // At 15 s, before any sweep: a POST finds the group gone, not merged.
+    let families = exposition::parse_text(b"# TYPE new gauge\nnew 1\n").unwrap();
+    let ticket = store
+        .push_for(
+            key(&[("job", "a")]),
+            &families,
+            PushMode::Merge,
+            at(15),
+            ttl(10),
+        )
+        .unwrap();
+    store.wait(ticket).unwrap();
+    let group = store.group(&key(&[("job", "a")])).unwrap();
+    let names: Vec<&str> = group.families().iter().map(|f| f.name()).collect();
+    assert_eq!(
+        names,
+        ["new", "push_failure_time_seconds", "push_time_seconds"]
+    );
+    assert_eq!(group.expires_at(), Some(at(25)));
+    assert_eq!(store.expired_count(), 1);
+    // A refused push records its failure in a fresh group the same way.
+    push(&store, "b", "# TYPE old gauge\nold 2\n", 0, ttl(10));
+    let stamped = exposition::parse_text(b"m 1 1234\n").unwrap();
+    let refused = store
+        .push_for(
+            key(&[("job", "b")]),
+            &stamped,
+            PushMode::Merge,
+            at(15),
+            ttl(10),
+        )
+        .unwrap_err();
+    store.wait(refused.recorded).unwrap();
+    let b = store.group(&key(&[("job", "b")])).unwrap();
+    assert!(b.family("old").is_none());
+    assert!(!b.last_push_successful());
+    assert_eq!(store.expired_count(), 2);
+    // The journal replays to the same state.
+    let expected = crate::util::scrape(&store);
+    std::mem::forget(live);
+    assert_eq!(crate::util::scrape(&durable(&file).store()), expected);
+}

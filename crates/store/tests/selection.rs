@@ -112,6 +112,15 @@ fn older_than_counts_failed_pushes_and_a_push_since_selection_keeps_the_group() 
         WriteError::Changed
     );
     assert!(store.group(&hourly).is_some());
+    // Nor is one gone since it was selected reported as deleted.
+    let gone = Write::DeleteUnchanged {
+        key: key(&[("job", "never-pushed")]),
+        last_push: PushTime::from_nanos(30 * SECOND),
+    };
+    assert_eq!(
+        store.apply(gone, Origin::Local).unwrap_err(),
+        WriteError::Changed
+    );
     let (deleted, tickets) = store
         .delete_matching(
             &etl,
