@@ -9,7 +9,9 @@
 //! the password is part of the key, so a cached success can never admit a
 //! different password (CVE-2022-46146) — and bcrypt runs on blocking
 //! threads, at most two at a time, so a flood of guesses cannot starve the
-//! request workers.
+//! request workers. Successes and failures are cached apart, each evicting
+//! its least recently used entry, so that a flood of wrong passwords never
+//! pushes out the entries of users who know theirs.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -21,8 +23,55 @@ use tokio::sync::Semaphore;
 
 use crate::webconfig::{bcrypt_cost, Active};
 
-/// Cached results are dropped wholesale beyond this many entries.
+/// How many successes, and apart from them how many failures, are cached.
 const CACHE_LIMIT: usize = 4096;
+
+/// A bounded set of cache keys that evicts its least recently used one.
+struct Recent {
+    used: HashMap<[u8; 32], u64>,
+    clock: u64,
+    limit: usize,
+}
+
+impl Recent {
+    fn new(limit: usize) -> Recent {
+        Recent {
+            used: HashMap::new(),
+            clock: 0,
+            limit,
+        }
+    }
+
+    /// Whether `key` is held (and marks it used).
+    fn contains(&mut self, key: &[u8; 32]) -> bool {
+        self.clock += 1;
+        match self.used.get_mut(key) {
+            Some(at) => {
+                *at = self.clock;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn insert(&mut self, key: [u8; 32]) {
+        if self.used.len() >= self.limit && !self.used.contains_key(&key) {
+            // O(limit), paid only by a result that cost a bcrypt round.
+            let oldest = self.used.iter().min_by_key(|(_, at)| **at).map(|(k, _)| *k);
+            if let Some(oldest) = oldest {
+                self.used.remove(&oldest);
+            }
+        }
+        self.clock += 1;
+        self.used.insert(key, self.clock);
+    }
+}
+
+/// Cached bcrypt outcomes: right passwords and wrong ones, apart.
+struct Outcomes {
+    right: Recent,
+    wrong: Recent,
+}
 
 /// Who made a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,15 +108,25 @@ impl std::fmt::Display for Principal {
 
 /// Checks `Authorization: Basic` headers.
 pub(crate) struct BasicAuth {
-    cache: Mutex<HashMap<[u8; 32], bool>>,
+    cache: Mutex<Outcomes>,
+    /// bcrypt verifications run so far.
+    verified: std::sync::atomic::AtomicU64,
     bcrypt: Arc<Semaphore>,
     dummy: Mutex<HashMap<u32, Arc<OnceLock<String>>>>,
 }
 
 impl BasicAuth {
     pub(crate) fn new() -> BasicAuth {
+        BasicAuth::with_cache_limit(CACHE_LIMIT)
+    }
+
+    fn with_cache_limit(limit: usize) -> BasicAuth {
         BasicAuth {
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Outcomes {
+                right: Recent::new(limit),
+                wrong: Recent::new(limit),
+            }),
+            verified: std::sync::atomic::AtomicU64::new(0),
             bcrypt: Arc::new(Semaphore::new(2)),
             dummy: Mutex::new(HashMap::new()),
         }
@@ -107,12 +166,20 @@ impl BasicAuth {
             }
             h.finalize().into()
         };
-        if let Some(&ok) = self.cache.lock().get(&key) {
-            return ok && known.is_some();
+        {
+            let mut cache = self.cache.lock();
+            if cache.right.contains(&key) {
+                return known.is_some();
+            }
+            if cache.wrong.contains(&key) {
+                return false;
+            }
         }
         let Ok(_permit) = self.bcrypt.clone().acquire_owned().await else {
             return false;
         };
+        self.verified
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let matches = tokio::task::spawn_blocking(move || {
             bcrypt::verify(password.as_bytes(), &hash).unwrap_or(false)
         })
@@ -120,10 +187,10 @@ impl BasicAuth {
         .unwrap_or(false);
         let ok = matches && known.is_some();
         let mut cache = self.cache.lock();
-        if cache.len() >= CACHE_LIMIT {
-            cache.clear();
+        match ok {
+            true => cache.right.insert(key),
+            false => cache.wrong.insert(key),
         }
-        cache.insert(key, ok);
         ok
     }
 
@@ -158,6 +225,72 @@ fn parse_basic(header: &str) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn basic(user: &str, password: &str) -> String {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        format!("Basic {token}")
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_wrong_passwords_never_evicts_a_right_one() {
+        let mut config = crate::webconfig::WebConfig::default();
+        let hash = bcrypt::hash("s3cr3t", 4).unwrap();
+        config.basic_auth_users.insert("alice".into(), hash.clone());
+        config.basic_auth_users.insert("bob".into(), hash);
+        let active = Active {
+            config,
+            tls: None,
+            limiter: None,
+        };
+        let auth = BasicAuth::with_cache_limit(8);
+        let verified = || auth.verified.load(std::sync::atomic::Ordering::Relaxed);
+        let alice = basic("alice", "s3cr3t");
+        assert!(auth.authenticate(&active, Some(&alice)).await.is_some());
+        assert_eq!(verified(), 1);
+        // Four times the cache's size in distinct wrong guesses.
+        for i in 0..32 {
+            let guess = basic("alice", &format!("guess-{i}"));
+            assert!(auth.authenticate(&active, Some(&guess)).await.is_none());
+        }
+        assert_eq!(verified(), 33);
+        // Alice is still cached: no bcrypt round for her.
+        assert!(auth.authenticate(&active, Some(&alice)).await.is_some());
+        assert_eq!(verified(), 33);
+        // Rights evict the least recently used right: alice, used last,
+        // outlives bob's older entry among nine right ones.
+        let bob = basic("bob", "s3cr3t");
+        assert!(auth.authenticate(&active, Some(&bob)).await.is_some());
+        for i in 0..7 {
+            let other = format!("user{i}");
+            let hash = bcrypt::hash("pw", 4).unwrap();
+            let mut active_config = active.config.clone();
+            active_config.basic_auth_users.insert(other.clone(), hash);
+            let more = Active {
+                config: active_config,
+                tls: None,
+                limiter: None,
+            };
+            assert!(auth
+                .authenticate(&more, Some(&basic(&other, "pw")))
+                .await
+                .is_some());
+            assert!(auth.authenticate(&more, Some(&alice)).await.is_some());
+        }
+        let before = verified();
+        assert!(auth.authenticate(&active, Some(&alice)).await.is_some());
+        assert_eq!(verified(), before, "alice was kept");
+        assert!(auth.authenticate(&active, Some(&bob)).await.is_some());
+        assert_eq!(verified(), before + 1, "bob was the one evicted");
+        // A cached failure stays a failure, and an unknown user never passes.
+        assert!(auth
+            .authenticate(&active, Some(&basic("alice", "guess-31")))
+            .await
+            .is_none());
+        assert!(auth
+            .authenticate(&active, Some(&basic("mallory", "s3cr3t")))
+            .await
+            .is_none());
+    }
 
     #[test]
     fn parses_basic_credentials() {
