@@ -307,6 +307,14 @@ pub(crate) struct GroupArgs {
     )]
     pub(crate) job: String,
 
+    #[command(flatten)]
+    pub(crate) labels: GroupingLabels,
+}
+
+/// The grouping labels besides `job` (`-g`), for every command that names
+/// a group.
+#[derive(Debug, Args)]
+pub(crate) struct GroupingLabels {
     /// A grouping label (repeatable, each label once); an empty VALUE is
     /// allowed
     #[arg(
@@ -414,15 +422,8 @@ pub(crate) struct DeleteArgs {
     )]
     pub(crate) job: Option<String>,
 
-    /// A grouping label of the group to delete (repeatable)
-    #[arg(
-        long = "grouping",
-        short = 'g',
-        value_name = "LABEL=VALUE",
-        value_parser = parse_pair,
-        help_heading = "Group"
-    )]
-    pub(crate) grouping: Vec<(String, String)>,
+    #[command(flatten)]
+    pub(crate) labels: GroupingLabels,
 
     /// Delete every group this Prometheus selector over grouping labels
     /// selects instead, e.g. `--match '{job=~"etl-.*"}'` (repeatable: a

@@ -5,8 +5,8 @@ use std::io::Write as _;
 use anyhow::Context as _;
 use pushgateway_client::{BlockingClient, DeleteMode, Gauges, GroupStatus, Payload};
 
-use crate::args::{DeleteArgs, GaugeArgs, GaugesArgs, GroupArgs, ListArgs, PushArgs, WipeArgs};
-use crate::config::{grouping_key, no_duplicates};
+use crate::args::{DeleteArgs, GaugeArgs, GaugesArgs, ListArgs, PushArgs, WipeArgs};
+use crate::config::{grouping_key, key_of, no_duplicates};
 use crate::{input, Usage};
 
 /// `pushgw push`.
@@ -133,11 +133,7 @@ pub(crate) fn delete(
     if !args.matches.is_empty() {
         return delete_matching(client, args);
     }
-    let group = GroupArgs {
-        job: args.job.clone().unwrap_or_default(),
-        grouping: args.grouping.clone(),
-    };
-    let key = grouping_key(&group)?;
+    let key = key_of(args.job.as_deref().unwrap_or_default(), &args.labels)?;
     client
         .delete(&key)
         .with_context(|| format!("deleting {key}"))?;
@@ -150,7 +146,7 @@ pub(crate) fn delete(
 /// `pushgw delete --match …`: asks first on a terminal unless `--yes` or
 /// `--dry-run`, then prints each group deleted (or that would be).
 fn delete_matching(client: &BlockingClient, args: &DeleteArgs) -> anyhow::Result<()> {
-    if !args.grouping.is_empty() {
+    if !args.labels.grouping.is_empty() {
         anyhow::bail!(Usage(
             "give either --match or a group (-j/-g), not both".into()
         ));

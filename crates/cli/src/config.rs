@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use pushgateway_client::{BlockingClient, Client, Compression, GroupingKey, Retry};
 
-use crate::args::{CompressionArg, Global, GroupArgs};
+use crate::args::{CompressionArg, Global, GroupArgs, GroupingLabels};
 use crate::Usage;
 
 /// Builds the client the global options describe. `--compression` applies
@@ -109,9 +109,14 @@ fn base_url_only(gateway: &str) -> anyhow::Result<()> {
 
 /// The grouping key of `--job` and `-g`; a label given twice is an error.
 pub(crate) fn grouping_key(group: &GroupArgs) -> anyhow::Result<GroupingKey> {
-    no_duplicates(&group.grouping, "grouping label")?;
-    let mut key = GroupingKey::new(&group.job);
-    for (name, value) in &group.grouping {
+    key_of(&group.job, &group.labels)
+}
+
+/// The grouping key of a job and `-g` labels.
+pub(crate) fn key_of(job: &str, labels: &GroupingLabels) -> anyhow::Result<GroupingKey> {
+    no_duplicates(&labels.grouping, "grouping label")?;
+    let mut key = GroupingKey::new(job);
+    for (name, value) in &labels.grouping {
         key = key.label(name, value);
     }
     key.validate()?;
@@ -177,7 +182,9 @@ mod tests {
     fn a_label_given_twice_is_a_usage_error() {
         let group = GroupArgs {
             job: "j".into(),
-            grouping: vec![("a".into(), "1".into()), ("a".into(), "2".into())],
+            labels: GroupingLabels {
+                grouping: vec![("a".into(), "1".into()), ("a".into(), "2".into())],
+            },
         };
         let err = grouping_key(&group).unwrap_err();
         assert!(err.downcast_ref::<Usage>().is_some(), "{err}");
