@@ -83,6 +83,9 @@ pub(crate) enum Principal {
     /// The subject (RFC 4514) of a client certificate the TLS handshake
     /// verified.
     Certificate(String),
+    /// A bearer token of `--web.auth-config`, by the name of the principal
+    /// it belongs to.
+    Token(String),
 }
 
 impl Principal {
@@ -102,6 +105,7 @@ impl std::fmt::Display for Principal {
             Principal::Anonymous => f.write_str("anonymous"),
             Principal::User(user) => write!(f, "user {user:?}"),
             Principal::Certificate(subject) => write!(f, "certificate {subject:?}"),
+            Principal::Token(name) => write!(f, "the bearer token of {name:?}"),
         }
     }
 }
@@ -208,6 +212,15 @@ impl BasicAuth {
     }
 }
 
+/// The token of `Bearer <token>`, the scheme matched case-insensitively.
+pub(crate) fn parse_bearer(header: &str) -> Option<&str> {
+    let (scheme, rest) = header.split_at_checked(7)?;
+    scheme
+        .eq_ignore_ascii_case("bearer ")
+        .then(|| rest.trim())
+        .filter(|token| !token.is_empty())
+}
+
 /// `Basic <base64(user:password)>`, the scheme matched case-insensitively.
 fn parse_basic(header: &str) -> Option<(String, String)> {
     let (scheme, rest) = header.split_at_checked(6)?;
@@ -303,6 +316,10 @@ mod tests {
             Some(("alice".into(), "s3cr3t".into()))
         );
         assert_eq!(parse_basic("Bearer x"), None);
+        assert_eq!(parse_bearer("Bearer s3cret"), Some("s3cret"));
+        assert_eq!(parse_bearer("bearer  s3cret "), Some("s3cret"));
+        assert_eq!(parse_bearer("Bearer "), None);
+        assert_eq!(parse_bearer("Basic x"), None);
         assert_eq!(parse_basic("Basic !!!"), None);
     }
 }

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use http::{HeaderMap, Method, Uri};
 
 use crate::auth::Principal;
+use crate::authorization::Access;
 use crate::body::ContentEncoding;
 use crate::router::Params;
 
@@ -57,6 +58,12 @@ pub(crate) struct RequestContext {
     pub(crate) peer: Option<SocketAddr>,
     /// Who sent the request.
     pub(crate) principal: Principal,
+    /// What they may do.
+    pub(crate) access: Access,
+    /// What a write handler wrote to (a grouping key, the selectors of a
+    /// selective delete), for the audit log; set only under
+    /// `--web.auth-config`.
+    pub(crate) target: std::sync::OnceLock<String>,
 }
 
 impl RequestContext {
@@ -66,6 +73,14 @@ impl RequestContext {
             .iter()
             .find(|(k, _)| k == name)
             .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// Notes what the request writes to, for the audit log (only when
+    /// there is one).
+    pub(crate) fn note_target(&self, target: impl FnOnce() -> String) {
+        if self.access.restricted() {
+            let _ = self.target.set(target());
+        }
     }
 
     /// The peer address as Go's `r.RemoteAddr` shows it in logs.

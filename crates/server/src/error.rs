@@ -11,6 +11,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use store::{LogError, Problems, WriteError, WriteKind};
 
+use crate::authorization::{Denied, Refusal};
 use crate::body::BodyError;
 use crate::context::RequestContext;
 use crate::grouping::UrlError;
@@ -40,6 +41,9 @@ pub(crate) enum AppError {
     /// Over the web config's rate limit.
     #[error("Too Many Requests")]
     TooManyRequests,
+    /// Refused by `--web.auth-config`.
+    #[error(transparent)]
+    Denied(#[from] Denied),
     /// The web config file stopped parsing; requests fail closed.
     #[error("Internal Server Error")]
     WebConfigInvalid,
@@ -126,9 +130,15 @@ impl AppError {
             | AppError::Ttl(_)
             | AppError::BadData(_)
             | AppError::Body(BodyError::Malformed(_)) => StatusCode::BAD_REQUEST,
-            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
-            AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
-            AppError::LifecycleDisabled => StatusCode::FORBIDDEN,
+            AppError::Unauthorized | AppError::Denied(Denied::Unauthenticated) => {
+                StatusCode::UNAUTHORIZED
+            }
+            AppError::TooManyRequests | AppError::Denied(Denied::RateLimited { .. }) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            AppError::LifecycleDisabled | AppError::Denied(Denied::Forbidden(_)) => {
+                StatusCode::FORBIDDEN
+            }
             AppError::Body(BodyError::TooLarge { .. }) | AppError::TooManyGroups { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
@@ -211,6 +221,18 @@ impl AppError {
     }
 }
 
+/// 401 with the `WWW-Authenticate` header, marked as a refusal for the
+/// counter of `--web.auth-config`.
+fn unauthorized() -> Response {
+    let mut r = http_error(StatusCode::UNAUTHORIZED, AppError::Unauthorized);
+    r.headers_mut().insert(
+        http::header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic"),
+    );
+    r.extensions_mut().insert(Refusal::Unauthenticated);
+    r
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -226,12 +248,20 @@ impl IntoResponse for AppError {
             AppError::MethodNotAllowed { ref allow } => {
                 with_allow(http_error(status, &self), allow)
             }
-            AppError::Unauthorized => {
-                let mut r = http_error(status, &self);
-                r.headers_mut().insert(
-                    http::header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Basic"),
-                );
+            AppError::Unauthorized => unauthorized(),
+            AppError::Denied(denied) => {
+                let refusal = denied.refusal();
+                let mut r = match denied {
+                    Denied::Unauthenticated => unauthorized(),
+                    Denied::RateLimited { retry_after } => {
+                        let mut r = http_error(status, &denied);
+                        r.headers_mut()
+                            .insert(http::header::RETRY_AFTER, HeaderValue::from(retry_after));
+                        r
+                    }
+                    Denied::Forbidden(message) => http_error(status, message),
+                };
+                r.extensions_mut().insert(refusal);
                 r
             }
             AppError::BadData(ref problem) => {

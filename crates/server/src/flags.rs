@@ -119,6 +119,9 @@ const SPECS: &[Spec] = &[
     Spec { name: "web.config.file", kind: Kind::Text, default: DefaultValue::Text(""),
         help: "Path to configuration file that can enable TLS or authentication.",
         set: |c, v| { c.web_config_file = text(v); Ok(()) } },
+    Spec { name: "web.auth-config", kind: Kind::Text, default: DefaultValue::Text(""),
+        help: "Path to a YAML file giving principals (basic-auth users, bearer tokens, client certificate subjects) read, push (per grouping key) and admin rights. If empty, every authenticated request may do everything.",
+        set: |c, v| { c.auth_config_file = text(v); Ok(()) } },
     Spec { name: "web.telemetry-path", kind: Kind::Text, default: DefaultValue::Text("/metrics"),
         help: "Path under which to expose metrics.",
         set: |c, v| { c.telemetry_path = text(v); Ok(()) } },
@@ -270,6 +273,9 @@ pub struct Config {
     pub local_assets: String,
     /// exporter-toolkit web config file (TLS, basic auth).
     pub web_config_file: String,
+    /// `--web.auth-config`: who may read, push and administer ("" = any
+    /// authenticated request may do everything).
+    pub auth_config_file: String,
     /// Scrape path (joined to the route prefix).
     pub telemetry_path: String,
     /// The externally visible URL.
@@ -332,6 +338,7 @@ impl Config {
             systemd_socket: false,
             local_assets: String::new(),
             web_config_file: String::new(),
+            auth_config_file: String::new(),
             telemetry_path: String::new(),
             external_url: String::new(),
             route_prefix: String::new(),
@@ -710,7 +717,7 @@ pub fn man_page(program: &str, version: &str) -> String {
         ".TP\n\\fB\\-\\-version\\fR\nShow the version and build details.\n",
         ".SH SIGNALS\n",
         "SIGTERM and SIGINT stop the gateway cleanly (persisting what is stored). ",
-        "SIGHUP reloads \\fB\\-\\-web.config.file\\fR and the TLS certificates it names.\n",
+        "SIGHUP reloads \\fB\\-\\-web.config.file\\fR and the TLS certificates it names, and \\fB\\-\\-web.auth-config\\fR.\n",
         ".SH SEE ALSO\n\\fBpushgw\\fR(1), \\fBprometheus\\fR(1)\n",
     ));
     out

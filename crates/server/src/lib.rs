@@ -20,7 +20,9 @@
 //!   into a typed [`flags::Config`].
 #![deny(missing_docs)]
 
+mod audit;
 mod auth;
+mod authorization;
 mod body;
 pub mod build;
 mod connections;
@@ -50,7 +52,8 @@ mod tls;
 mod ui;
 mod webconfig;
 
+pub use authorization::AuthConfigError;
 pub use limits::Limits;
 pub use routes::app;
-pub use state::{store_options, AppState};
+pub use state::{store_options, AppState, ConfigFileError};
 pub use webconfig::WebConfigError;

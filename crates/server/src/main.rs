@@ -77,7 +77,7 @@ async fn run(config: flags::Config) -> ExitCode {
     let state = match state {
         Ok(s) => s,
         Err(e) => {
-            tracing::error!(err = %e, "invalid --web.config.file");
+            tracing::error!(err = %e, "invalid configuration file");
             return ExitCode::from(1);
         }
     };

@@ -20,6 +20,26 @@ const REFUSALS: &str = "pushgateway_limit_refusals_total";
 const PERSISTENCE_FAILURES: &str = "pushgateway_persistence_failures_total";
 const WRITES_REFUSED: &str = "pushgateway_persistence_writes_refused";
 const GROUPS_EXPIRED: &str = "pushgateway_groups_expired_total";
+const REQUESTS_REFUSED: &str = "pushgateway_requests_refused_total";
+
+/// Whether `--web.auth-config` decides what requests may do (and so
+/// whether its refusals are counted in `/metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Authorization {
+    /// Go's behaviour: every admitted request may do everything.
+    Unrestricted,
+    /// A policy decides.
+    Policy,
+}
+
+impl Authorization {
+    pub(crate) fn of(config: &Config) -> Authorization {
+        match config.auth_config_file.is_empty() {
+            true => Authorization::Unrestricted,
+            false => Authorization::Policy,
+        }
+    }
+}
 
 /// How persistence is doing, for its two metrics (shown only when
 /// `--persistence.file` is set).
@@ -58,6 +78,10 @@ pub(crate) fn own_family_types(config: &Config) -> Vec<(String, MetricType)> {
     ]
     .into_iter()
     .chain(persistence.iter().copied())
+    .chain(
+        (Authorization::of(config) == Authorization::Policy)
+            .then_some((REQUESTS_REFUSED, MetricType::Counter)),
+    )
     // Reserved even before TTLs are in use: a push's header can turn the
     // metric on at any time.
     .chain(std::iter::once((GROUPS_EXPIRED, MetricType::Counter)))
@@ -169,6 +193,8 @@ pub(crate) struct OwnMetrics {
     /// Push duration and push size windows, by method.
     pushes: Mutex<BTreeMap<Cow<'static, str>, (Window, Window)>>,
     refusals: Mutex<BTreeMap<&'static str, u64>>,
+    /// Requests authorization refused, by principal and reason.
+    principal_refusals: Mutex<BTreeMap<(String, &'static str), u64>>,
     start: PushTime,
 }
 
@@ -178,6 +204,7 @@ impl OwnMetrics {
             requests: Mutex::new(BTreeMap::new()),
             pushes: Mutex::new(BTreeMap::new()),
             refusals: Mutex::new(BTreeMap::new()),
+            principal_refusals: Mutex::new(BTreeMap::new()),
             start: process_start_time().unwrap_or_else(PushTime::now),
         }
     }
@@ -208,12 +235,24 @@ impl OwnMetrics {
         *self.refusals.lock().entry(limit).or_default() += 1;
     }
 
+    /// Counts a request authorization refused (`--web.auth-config`).
+    pub(crate) fn count_principal_refusal(&self, principal: &str, reason: &'static str) {
+        let mut counts = self.principal_refusals.lock();
+        match counts.get_mut(&(principal.to_string(), reason)) {
+            Some(n) => *n += 1,
+            None => {
+                counts.insert((principal.to_string(), reason), 1);
+            }
+        }
+    }
+
     /// The families to merge into a scrape: with `persistence` its two
     /// metrics, with `expired` (TTLs in use) the count of expired groups.
     pub(crate) fn families(
         &self,
         persistence: Option<PersistenceHealth>,
         expired: Option<u64>,
+        authorization: Authorization,
     ) -> Vec<StoredFamily> {
         let now = Instant::now();
         let at = PushTime::now();
@@ -325,6 +364,31 @@ impl OwnMetrics {
                 "1 while writes are refused because they cannot be persisted, else 0.",
                 vec![(Vec::new(), if health.refusing { 1.0 } else { 0.0 })],
             ));
+        }
+        if authorization == Authorization::Policy {
+            let refused = self
+                .principal_refusals
+                .lock()
+                .iter()
+                .map(|((principal, reason), n)| Metric {
+                    labels: labels(&[("principal", principal), ("reason", reason)]),
+                    value: Value::Counter(exposition::Counter {
+                        value: *n as f64,
+                        ..Default::default()
+                    }),
+                    timestamp_ms: None,
+                })
+                .collect();
+            families.push(MetricFamily {
+                name: REQUESTS_REFUSED.into(),
+                help: Some(
+                    "Requests refused by --web.auth-config, by principal (\"\" when unknown) and reason."
+                        .into(),
+                ),
+                metric_type: MetricType::Counter,
+                unit: None,
+                metrics: refused,
+            });
         }
         if let Some(expired) = expired {
             families.push(MetricFamily {
@@ -515,7 +579,7 @@ mod tests {
         let own = OwnMetrics::new();
         own.count_request("push", 200, "PUT");
         let names: Vec<String> = own
-            .families(None, None)
+            .families(None, None, Authorization::Unrestricted)
             .iter()
             .map(|f| f.name().to_string())
             .collect();

@@ -18,7 +18,9 @@ use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use store::PushMode;
 
+use crate::audit;
 use crate::auth::Principal;
+use crate::authorization::{Access, Policy, Role};
 use crate::body::{self, BodySource, ContentEncoding};
 use crate::context::{ConnectionInfo, LongTarget, RequestContext};
 use crate::error::AppError;
@@ -47,6 +49,17 @@ enum Route {
 }
 
 impl Route {
+    /// The role the route needs under `--web.auth-config`. Pushes and
+    /// deletes check the group's scope themselves; `/-/quit` checks after
+    /// Go's own answer for a disabled lifecycle API.
+    fn needs(self) -> Option<Role> {
+        match self {
+            Route::Metrics | Route::Static | Route::Status | Route::Index => Some(Role::Read),
+            Route::Push(..) | Route::Delete(_) => Some(Role::Push),
+            Route::Healthy | Route::Ready | Route::Pprof | Route::Quit | Route::QuitGet => None,
+        }
+    }
+
     /// The `handler` label of `pushgateway_http_requests_total`, for the
     /// routes Go instruments.
     fn instrumented_as(self) -> Option<&'static str> {
@@ -73,6 +86,14 @@ enum ApiRoute {
 }
 
 impl ApiRoute {
+    /// The role the route needs under `--web.auth-config`.
+    fn needs(self) -> Option<Role> {
+        match self {
+            ApiRoute::Options | ApiRoute::Status | ApiRoute::Metrics => Some(Role::Read),
+            ApiRoute::Wipe | ApiRoute::DeleteGroups => Some(Role::Admin),
+        }
+    }
+
     fn instrumented_as(self) -> &'static str {
         match self {
             ApiRoute::Options => "api/v1/options",
@@ -145,18 +166,26 @@ pub fn app(state: AppState) -> axum::Router {
 }
 
 /// Handles one request: the web config's rate limit, authentication and
-/// extra headers around the routing.
+/// extra headers around the routing; with `--web.auth-config`, the
+/// principal's rate, the refusal counter and the audit line too.
 async fn dispatch(State(app): State<App>, request: Request) -> Response {
     let certificate = request
         .extensions()
         .get::<ConnectionInfo>()
         .and_then(|c| c.certificate_subject.clone());
-    let Some(web) = app.state.web() else {
-        let principal = Principal::of_connection(certificate.as_deref());
-        return route(&app, request, principal).await;
-    };
-    let Ok(active) = web.current() else {
-        return AppError::WebConfigInvalid.into_response();
+    let policy = app.state.policy().map(|p| p.current());
+    let active = match app.state.web() {
+        None if policy.is_none() => {
+            let principal = Principal::of_connection(certificate.as_deref());
+            return route(&app, request, principal, Access::Unrestricted)
+                .await
+                .0;
+        }
+        None => None,
+        Some(web) => match web.current() {
+            Ok(active) => Some(active),
+            Err(_) => return AppError::WebConfigInvalid.into_response(),
+        },
     };
     let authorization = request
         .headers()
@@ -164,65 +193,101 @@ async fn dispatch(State(app): State<App>, request: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let (path, _) = LongTarget::path_and_query(request.extensions(), request.uri());
+    let audit = policy.is_some().then(|| audit::Request::of(&request, path));
     let admitted = admit(
         &app.state,
-        &active,
+        active.as_deref(),
+        policy,
         path,
         authorization.as_deref(),
         certificate.as_deref(),
     )
     .await;
-    let mut response = match admitted {
-        Ok(principal) => route(&app, request, principal).await,
-        Err(e) => e.into_response(),
+    let (mut response, access, target) = match admitted {
+        Ok((principal, access)) => match access.take_request() {
+            Ok(()) => {
+                let (response, target) = route(&app, request, principal, access.clone()).await;
+                (response, Some(access), target)
+            }
+            Err(e) => (AppError::from(e).into_response(), Some(access), None),
+        },
+        Err(e) => (e.into_response(), None, None),
     };
-    for (name, value) in &active.config.http_server_config.headers {
-        if let (Ok(n), Ok(v)) = (
-            http::HeaderName::try_from(name.as_str()),
-            HeaderValue::from_str(value),
-        ) {
-            response.headers_mut().insert(n, v);
+    if let Some(audit) = audit {
+        audit.finish(app.state.own(), access.as_ref(), target, &response);
+    }
+    if let Some(active) = active {
+        for (name, value) in &active.config.http_server_config.headers {
+            if let (Ok(n), Ok(v)) = (
+                http::HeaderName::try_from(name.as_str()),
+                HeaderValue::from_str(value),
+            ) {
+                response.headers_mut().insert(n, v);
+            }
         }
     }
     response
 }
 
-/// Who the request is from, or why it may not be served at all.
+/// Who the request is from and what it may do, or why it may not be
+/// served at all.
 async fn admit(
     state: &AppState,
-    active: &Active,
+    active: Option<&Active>,
+    policy: Option<Arc<Policy>>,
     path: &str,
     authorization: Option<&str>,
     certificate: Option<&str>,
-) -> Result<Principal, AppError> {
-    if active.limiter.as_ref().is_some_and(|l| !l.lock().allow()) {
-        return Err(AppError::TooManyRequests);
+) -> Result<(Principal, Access), AppError> {
+    if let Some(limiter) = active.and_then(|a| a.limiter.as_ref()) {
+        if !limiter.lock().allow() {
+            return Err(AppError::TooManyRequests);
+        }
     }
-    if !needs_password(state, active, path) {
-        return Ok(Principal::of_connection(certificate));
+    let Some(policy) = policy else {
+        let Some(active) = active.filter(|a| needs_password(state, a, path)) else {
+            return Ok((Principal::of_connection(certificate), Access::Unrestricted));
+        };
+        let principal = state
+            .auth()
+            .authenticate(active, authorization)
+            .await
+            .ok_or(AppError::Unauthorized)?;
+        return Ok((principal, Access::Unrestricted));
+    };
+    if is_open_probe(state, path) {
+        let principal = Principal::of_connection(certificate);
+        return Ok((principal.clone(), Access::under(policy, principal)));
     }
-    state
-        .auth()
-        .authenticate(active, authorization)
-        .await
-        .ok_or(AppError::Unauthorized)
+    let principal = match authorization {
+        Some(header) => match crate::auth::parse_bearer(header) {
+            Some(token) => policy.token(token),
+            None => match active {
+                Some(active) => state.auth().authenticate(active, Some(header)).await,
+                None => None,
+            },
+        }
+        .ok_or(AppError::Unauthorized)?,
+        None => Principal::of_connection(certificate),
+    };
+    if principal == Principal::Anonymous && !policy.anonymous_has_rights() {
+        return Err(AppError::Unauthorized);
+    }
+    let access = Access::under(policy, principal.clone());
+    Ok((principal, access))
+}
+
+/// Whether `path` is a probe that `--web.unauthenticated-health` opens.
+fn is_open_probe(state: &AppState, path: &str) -> bool {
+    let config = state.config();
+    config.unauthenticated_health
+        && path
+            .strip_prefix(config.route_prefix.as_str())
+            .is_some_and(|rest| rest == "/-/healthy" || rest == "/-/ready")
 }
 
 fn needs_password(state: &AppState, active: &Active, path: &str) -> bool {
-    if active.config.basic_auth_users.is_empty() {
-        return false;
-    }
-    let config = state.config();
-    if config.unauthenticated_health {
-        let p = &config.route_prefix;
-        let health = path
-            .strip_prefix(p.as_str())
-            .is_some_and(|rest| rest == "/-/healthy" || rest == "/-/ready");
-        if health {
-            return false;
-        }
-    }
-    true
+    !active.config.basic_auth_users.is_empty() && !is_open_probe(state, path)
 }
 
 /// Where the routers send a request.
@@ -240,13 +305,19 @@ enum Handler {
     Main(Route, BodySource),
 }
 
-/// Routes one request through the Go-compatible routers.
-async fn route(app: &App, request: Request, principal: Principal) -> Response {
+/// Routes one request through the Go-compatible routers; with the
+/// response, what a write handler said it wrote to, for the audit log.
+async fn route(
+    app: &App,
+    request: Request,
+    principal: Principal,
+    access: Access,
+) -> (Response, Option<String>) {
     let state = &app.state;
     let (parts, body) = request.into_parts();
     let encoding = ContentEncoding::from_headers(&parts.headers);
     let (handler, params) = match resolve(app, &parts, body, encoding).await {
-        Target::Answer(response) => return response,
+        Target::Answer(response) => return (response, None),
         Target::Handle(handler, params) => (handler, params),
     };
     let context = RequestContext {
@@ -257,11 +328,14 @@ async fn route(app: &App, request: Request, principal: Principal) -> Response {
         params,
         encoding,
         principal,
+        access,
+        target: std::sync::OnceLock::new(),
     };
-    match handler {
+    let response = match handler {
         Handler::Api(route) => serve_api(state, &context, route).await,
         Handler::Main(route, body) => serve_main(state, &context, route, body).await,
-    }
+    };
+    (response, context.target.into_inner())
 }
 
 /// Decides where a request goes: Go's `ServeMux` in front (clean paths,
@@ -341,12 +415,19 @@ async fn resolve(
 
 /// Calls an API handler; counts the request.
 async fn serve_api(state: &AppState, context: &RequestContext, route: ApiRoute) -> Response {
-    let result = match route {
-        ApiRoute::Options => Ok(api::options()),
-        ApiRoute::Status => Ok(api::status(state)),
-        ApiRoute::Metrics => api::metrics(state, context).await,
-        ApiRoute::Wipe => admin::wipe(state).await,
-        ApiRoute::DeleteGroups => admin::delete_groups(state, context).await,
+    let result = match route.needs() {
+        Some(role) => context.access.require(role).map_err(AppError::from),
+        None => Ok(()),
+    };
+    let result = match result {
+        Err(e) => Err(e),
+        Ok(()) => match route {
+            ApiRoute::Options => Ok(api::options()),
+            ApiRoute::Status => Ok(api::status(state)),
+            ApiRoute::Metrics => api::metrics(state, context).await,
+            ApiRoute::Wipe => admin::wipe(state, context).await,
+            ApiRoute::DeleteGroups => admin::delete_groups(state, context).await,
+        },
     };
     let response = api::with_cors(respond(state, context, result));
     state.own().count_request(
@@ -365,18 +446,13 @@ async fn serve_main(
     body: BodySource,
 ) -> Response {
     let started = Instant::now();
-    let result = match route {
-        Route::Healthy => Ok(lifecycle::healthy()),
-        Route::Ready => lifecycle::ready(state),
-        Route::Metrics => crate::scrape::scrape(state, &context.headers),
-        Route::Push(mode, job) => push::push(state, context, body, mode, job).await,
-        Route::Delete(job) => push::delete(state, context, job).await,
-        Route::Static => Ok(crate::ui::static_asset(context.param("filepath"))),
-        Route::Status => Ok(crate::ui::status_page(state)),
-        Route::Index => Ok(crate::ui::index_page(state, context.uri.query())),
-        Route::Pprof => Err(AppError::NotFound),
-        Route::Quit => lifecycle::quit(state),
-        Route::QuitGet => Err(AppError::QuitNeedsPost),
+    let allowed = match route.needs() {
+        Some(role) => context.access.require(role).map_err(AppError::from),
+        None => Ok(()),
+    };
+    let result = match allowed {
+        Err(e) => Err(e),
+        Ok(()) => serve_route(state, context, route, body).await,
     };
     let response = respond(state, context, result);
     let own = state.own();
@@ -391,6 +467,28 @@ async fn serve_main(
         );
     }
     response
+}
+
+/// The main router's handlers.
+async fn serve_route(
+    state: &AppState,
+    context: &RequestContext,
+    route: Route,
+    body: BodySource,
+) -> Result<Response, AppError> {
+    match route {
+        Route::Healthy => Ok(lifecycle::healthy()),
+        Route::Ready => lifecycle::ready(state),
+        Route::Metrics => crate::scrape::scrape(state, &context.headers),
+        Route::Push(mode, job) => push::push(state, context, body, mode, job).await,
+        Route::Delete(job) => push::delete(state, context, job).await,
+        Route::Static => Ok(crate::ui::static_asset(context.param("filepath"))),
+        Route::Status => Ok(crate::ui::status_page(state, context)),
+        Route::Index => Ok(crate::ui::index_page(state, context)),
+        Route::Pprof => Err(AppError::NotFound),
+        Route::Quit => lifecycle::quit(state, context),
+        Route::QuitGet => Err(AppError::QuitNeedsPost),
+    }
 }
 
 /// A handler's result as the response, reporting an error first.
@@ -446,24 +544,48 @@ mod tests {
         ]);
         let web = with_users.web().unwrap().current().unwrap();
         let alice = basic("alice", "s3cret");
-        let who = admit(&with_users, &web, "/metrics", Some(&alice), None).await;
-        assert_eq!(who.unwrap(), Principal::User("alice".into()));
+        let who = admit(
+            &with_users,
+            Some(&web),
+            None,
+            "/metrics",
+            Some(&alice),
+            None,
+        )
+        .await;
+        assert_eq!(who.unwrap().0, Principal::User("alice".into()));
         let wrong = basic("alice", "guess");
-        let refused = admit(&with_users, &web, "/metrics", Some(&wrong), None).await;
+        let refused = admit(
+            &with_users,
+            Some(&web),
+            None,
+            "/metrics",
+            Some(&wrong),
+            None,
+        )
+        .await;
         assert!(matches!(refused, Err(AppError::Unauthorized)));
         assert!(matches!(
-            admit(&with_users, &web, "/metrics", None, None).await,
+            admit(&with_users, Some(&web), None, "/metrics", None, None).await,
             Err(AppError::Unauthorized)
         ));
         // Open probes carry no credentials; a client certificate still says
         // who is there.
-        let probe = admit(&with_users, &web, "/-/ready", None, Some("CN=lb")).await;
-        assert_eq!(probe.unwrap(), Principal::Certificate("CN=lb".into()));
+        let probe = admit(
+            &with_users,
+            Some(&web),
+            None,
+            "/-/ready",
+            None,
+            Some("CN=lb"),
+        )
+        .await;
+        assert_eq!(probe.unwrap().0, Principal::Certificate("CN=lb".into()));
 
         std::fs::write(&file, "tls_server_config: {}\n").unwrap();
         let without_users = state(&[format!("--web.config.file={}", file.display())]);
         let web = without_users.web().unwrap().current().unwrap();
-        let anonymous = admit(&without_users, &web, "/metrics", None, None).await;
-        assert_eq!(anonymous.unwrap(), Principal::Anonymous);
+        let anonymous = admit(&without_users, Some(&web), None, "/metrics", None, None).await;
+        assert_eq!(anonymous.unwrap().0, Principal::Anonymous);
     }
 }

@@ -135,9 +135,11 @@ pub(crate) fn scrape(state: &AppState, headers: &HeaderMap) -> Result<Response, 
             .check_consistency(&own_types)
             .map_err(AppError::Inconsistent)?;
     }
-    let own = state
-        .own()
-        .families(state.persistence_health(), state.expired_groups());
+    let own = state.own().families(
+        state.persistence_health(),
+        state.expired_groups(),
+        crate::own::Authorization::of(state.config()),
+    );
     let (tx, rx) = mpsc::channel(8);
     tokio::task::spawn_blocking(move || {
         let mut sink = ChunkSink::new(tx, gzip);

@@ -491,7 +491,8 @@ async fn refuse_plain_http(mut stream: TcpStream) {
 }
 
 /// SIGHUP (what `systemctl reload` sends under Debian's unit) reloads the
-/// web config and its certificates, instead of ending the process.
+/// web config and its certificates, and the auth config, instead of
+/// ending the process.
 #[cfg(unix)]
 async fn reload_on_hangup(state: AppState, mut stop: tokio::sync::broadcast::Receiver<()>) {
     use tokio::signal::unix::{signal, SignalKind};
@@ -507,9 +508,16 @@ async fn reload_on_hangup(state: AppState, mut stop: tokio::sync::broadcast::Rec
             _ = stop.recv() => return,
             received = hangups.recv() => if received.is_none() { return },
         }
-        match state.web() {
-            Some(web) => web.reload(),
-            None => tracing::info!("received SIGHUP; no --web.config.file to reload"),
+        match (state.web(), state.policy()) {
+            (None, None) => tracing::info!("received SIGHUP; no --web.config.file to reload"),
+            (web, policy) => {
+                if let Some(web) = web {
+                    web.reload();
+                }
+                if let Some(policy) = policy {
+                    policy.reload();
+                }
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ use store::{Persistence, PushTime, Store, StoreOptions};
 use tokio::sync::watch;
 
 use crate::auth::BasicAuth;
+use crate::authorization::{AuthConfigError, AuthConfigHandle};
 use crate::flags::Config;
 use crate::inflight::InflightBudget;
 use crate::own::OwnMetrics;
@@ -16,6 +17,7 @@ use crate::webconfig::{WebConfigError, WebConfigHandle};
 struct Inner {
     config: Config,
     web: Option<Arc<WebConfigHandle>>,
+    policy: Option<Arc<AuthConfigHandle>>,
     auth: BasicAuth,
     store: Arc<Store>,
     persistence: Option<Arc<Persistence>>,
@@ -23,6 +25,17 @@ struct Inner {
     inflight: Arc<InflightBudget>,
     started: PushTime,
     shutdown: watch::Sender<bool>,
+}
+
+/// Why the gateway cannot start with its configuration files.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    /// `--web.config.file` is invalid.
+    #[error("invalid --web.config.file: {0}")]
+    Web(#[from] WebConfigError),
+    /// `--web.auth-config` is invalid.
+    #[error("invalid --web.auth-config: {0}")]
+    Auth(#[from] AuthConfigError),
 }
 
 /// Everything the handlers share; cheap to clone.
@@ -33,8 +46,8 @@ pub struct AppState {
 
 impl AppState {
     /// State for a configuration, with a fresh in-memory store. Fails when
-    /// `--web.config.file` names an invalid file.
-    pub fn new(config: Config) -> Result<AppState, WebConfigError> {
+    /// `--web.config.file` or `--web.auth-config` names an invalid file.
+    pub fn new(config: Config) -> Result<AppState, ConfigFileError> {
         let store = Arc::new(Store::new(store_options(&config)));
         AppState::with_store(config, store)
     }
@@ -44,12 +57,12 @@ impl AppState {
     pub fn with_persistence(
         config: Config,
         persistence: Arc<Persistence>,
-    ) -> Result<AppState, WebConfigError> {
+    ) -> Result<AppState, ConfigFileError> {
         AppState::build(config, persistence.store(), Some(persistence))
     }
 
     /// State around an existing store.
-    pub fn with_store(config: Config, store: Arc<Store>) -> Result<AppState, WebConfigError> {
+    pub fn with_store(config: Config, store: Arc<Store>) -> Result<AppState, ConfigFileError> {
         AppState::build(config, store, None)
     }
 
@@ -57,11 +70,24 @@ impl AppState {
         config: Config,
         store: Arc<Store>,
         persistence: Option<Arc<Persistence>>,
-    ) -> Result<AppState, WebConfigError> {
+    ) -> Result<AppState, ConfigFileError> {
         let web = if config.web_config_file.is_empty() {
             None
         } else {
             Some(Arc::new(WebConfigHandle::open(&config.web_config_file)?))
+        };
+        let policy = if config.auth_config_file.is_empty() {
+            None
+        } else {
+            let users = match &web {
+                Some(web) => web.current().ok(),
+                None => None,
+            };
+            let users = users.as_ref().map(|active| &active.config.basic_auth_users);
+            Some(Arc::new(AuthConfigHandle::open(
+                &config.auth_config_file,
+                users,
+            )?))
         };
         let (shutdown, _) = watch::channel(false);
         Ok(AppState {
@@ -69,6 +95,7 @@ impl AppState {
                 inflight: InflightBudget::new(config.limits.max_inflight_size),
                 config,
                 web,
+                policy,
                 auth: BasicAuth::new(),
                 store,
                 persistence,
@@ -113,6 +140,11 @@ impl AppState {
     /// The web config, when `--web.config.file` is set.
     pub(crate) fn web(&self) -> Option<&WebConfigHandle> {
         self.inner.web.as_deref()
+    }
+
+    /// The authorization policy, when `--web.auth-config` is set.
+    pub(crate) fn policy(&self) -> Option<&AuthConfigHandle> {
+        self.inner.policy.as_deref()
     }
 
     /// The basic-auth checker.

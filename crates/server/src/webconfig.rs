@@ -162,7 +162,7 @@ impl WebConfig {
 
 /// A YAML error's first line (where and what), without the source
 /// snippet the parser draws below it.
-fn yaml_message(e: &serde_saphyr::Error) -> String {
+pub(crate) fn yaml_message(e: &serde_saphyr::Error) -> String {
     let text = e.to_string();
     let first = text.lines().next().unwrap_or("");
     first.strip_prefix("error: ").unwrap_or(first).to_string()
@@ -230,7 +230,7 @@ impl Active {
 /// How often the file's modification time is checked.
 const RECHECK: Duration = Duration::from_secs(1);
 
-fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
+pub(crate) fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
     let meta = std::fs::metadata(path).ok()?;
     Some((meta.modified().ok()?, meta.len()))
 }

@@ -14,7 +14,8 @@ use crate::response::{empty, json};
 use crate::state::AppState;
 
 /// Deletes every group, durably before answering.
-pub(crate) async fn wipe(state: &AppState) -> Result<Response, AppError> {
+pub(crate) async fn wipe(state: &AppState, context: &RequestContext) -> Result<Response, AppError> {
+    context.note_target(|| "every group".into());
     let failed = |e| AppError::from_write(WriteKind::Wipe, e);
     let ticket = state.store().wipe().map_err(failed)?;
     ticket
@@ -36,6 +37,10 @@ pub(crate) async fn delete_groups(
 ) -> Result<Response, AppError> {
     let query = context.uri.query();
     let selectors = super::api::selectors(query)?;
+    context.note_target(|| {
+        let texts: Vec<String> = selectors.iter().map(ToString::to_string).collect();
+        texts.join(" or ")
+    });
     if selectors.is_empty() {
         return Err(AppError::BadData(
             "at least one match[] selector is required, such as match[]={job=\"batch\"}".into(),

@@ -3,6 +3,8 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 
+use crate::authorization::Role;
+use crate::context::RequestContext;
 use crate::error::AppError;
 use crate::response::plain;
 use crate::state::AppState;
@@ -23,11 +25,14 @@ pub(crate) fn ready(state: &AppState) -> Result<Response, AppError> {
 }
 
 /// `PUT`/`POST /-/quit`: asks the server to stop, with
-/// `--web.enable-lifecycle`.
-pub(crate) fn quit(state: &AppState) -> Result<Response, AppError> {
+/// `--web.enable-lifecycle` (and, under `--web.auth-config`, the admin
+/// right, checked after Go's own answer).
+pub(crate) fn quit(state: &AppState, context: &RequestContext) -> Result<Response, AppError> {
     if !state.config().enable_lifecycle {
         return Err(AppError::LifecycleDisabled);
     }
+    context.note_target(|| "the gateway".into());
+    context.access.require(Role::Admin)?;
     state.request_quit();
     Ok(plain(StatusCode::OK, "Requesting termination... Goodbye!"))
 }

@@ -81,6 +81,8 @@ pub(crate) async fn push(
         context.param("labels"),
         config.names,
     )?;
+    context.note_target(|| key.to_string());
+    context.access.require_push_to(&key)?;
     // A TTL the push may not have is refused before its body is read.
     let lifetime = config.ttl.for_push(&context.headers)?;
     let held = body
@@ -225,6 +227,8 @@ pub(crate) async fn delete(
         context.param("labels"),
         state.config().names,
     )?;
+    context.note_target(|| key.to_string());
+    context.access.require_push_to(&key)?;
     let store = state.store();
     super::durable(store, store.delete(key), WriteKind::Delete).await?;
     Ok(empty(StatusCode::ACCEPTED))

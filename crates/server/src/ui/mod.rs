@@ -16,6 +16,7 @@ mod render;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use crate::context::RequestContext;
 use crate::state::AppState;
 
 /// Groups per page of the groups list.
@@ -72,10 +73,10 @@ impl IndexQuery {
 }
 
 /// `GET /`: the groups page, one group's families, or the group list alone.
-pub(crate) fn index_page(state: &AppState, query: Option<&str>) -> Response {
-    let query = IndexQuery::parse(query);
+pub(crate) fn index_page(state: &AppState, context: &RequestContext) -> Response {
+    let query = IndexQuery::parse(context.uri.query());
     let snapshot = state.store().snapshot();
-    let page = render::Page::new(state);
+    let page = render::Page::new(state, &context.access);
     if let Some(path) = &query.group {
         return match render::group_key_from_path(path, state.config().names) {
             Some(key) => match snapshot.groups().iter().find(|g| *g.key() == key) {
@@ -102,8 +103,8 @@ pub(crate) fn index_page(state: &AppState, query: Option<&str>) -> Response {
 }
 
 /// `GET /status`: build information, start time and flags.
-pub(crate) fn status_page(state: &AppState) -> Response {
-    html(render::Page::new(state).status())
+pub(crate) fn status_page(state: &AppState, context: &RequestContext) -> Response {
+    html(render::Page::new(state, &context.access).status())
 }
 
 /// `GET /static/*filepath`: the embedded assets.

@@ -7,6 +7,7 @@ use base64::Engine as _;
 use exposition::{format_float, MetricFamily, MetricType, NameValidation, Value};
 use store::{Group, GroupingKey, PushTime, Snapshot, PUSH_FAILURE_TIME_METRIC, PUSH_TIME_METRIC};
 
+use crate::authorization::{Access, Role};
 use crate::grouping::{grouping_key, JobEncoding, BASE64_SUFFIX};
 use crate::response::html_escape;
 use crate::router::join_path;
@@ -18,6 +19,8 @@ const MAX_ROWS_PER_FAMILY: usize = 1000;
 /// What every page needs: where links point, and what is switched on.
 pub(super) struct Page<'a> {
     state: &'a AppState,
+    /// What the viewer may do: controls they may not use are not shown.
+    access: &'a Access,
     /// Prefix of every link, without a trailing slash: the external URL's
     /// path, or `.` (relative to the page).
     base: String,
@@ -25,10 +28,11 @@ pub(super) struct Page<'a> {
 }
 
 impl<'a> Page<'a> {
-    pub(super) fn new(state: &'a AppState) -> Page<'a> {
+    pub(super) fn new(state: &'a AppState, access: &'a Access) -> Page<'a> {
         let external = state.config().external_path_prefix.trim_end_matches('/');
         Page {
             state,
+            access,
             base: if external.is_empty() {
                 ".".into()
             } else {
@@ -82,7 +86,7 @@ impl<'a> Page<'a> {
              <button type=\"submit\">Filter</button></form>",
             html_escape(filter)
         );
-        if self.state.config().enable_admin_api {
+        if self.state.config().enable_admin_api && self.access.can(Role::Admin) {
             let n = snapshot.groups().len();
             let _ = write!(
                 out,
@@ -224,10 +228,10 @@ impl<'a> Page<'a> {
             out.push_str(&html_escape(&absolute(group.failure_time())));
             out.push_str("\">Last push failed!</span>");
         }
-        out.push_str(
-            "<button type=\"button\" class=\"delete danger\">Delete group</button></span></summary>\
-             <div class=\"details\">Loading&hellip;</div></details>",
-        );
+        if self.access.can_push_to(group.key()) {
+            out.push_str("<button type=\"button\" class=\"delete danger\">Delete group</button>");
+        }
+        out.push_str("</span></summary><div class=\"details\">Loading&hellip;</div></details>");
     }
 
     /// A group's families: HELP, type, push time and a table of series.
