@@ -3,6 +3,7 @@
 //! the real binary for what needs sockets.
 
 mod activation;
+mod authorization;
 mod conformance;
 mod descriptors;
 mod disk_full;
