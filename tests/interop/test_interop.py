@@ -311,10 +311,135 @@ class PythonAuthHandlers(unittest.TestCase):
             shutil.rmtree(directory, ignore_errors=True)
 
 
+class Authorization(unittest.TestCase):
+    """Our gateway's --web.auth-config seen by real clients: prometheus_client
+    pushes with its basic_auth_handler within and outside its principal's
+    jobs, and Debian's Prometheus scrapes as the read principal."""
+
+    def setUp(self):
+        import bcrypt
+        self.directory = tempfile.mkdtemp(prefix="interop-authz-")
+        self.addCleanup(shutil.rmtree, self.directory, True)
+        web = os.path.join(self.directory, "web.yml")
+        with open(web, "w") as f:
+            f.write("basic_auth_users:\n")
+            for user, password in [("etl", "etl pass"), ("prometheus", "scrape pass")]:
+                f.write("  %s: %s\n" % (user, bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode()))
+        policy = os.path.join(self.directory, "auth.yml")
+        with open(policy, "w") as f:
+            f.write("principals:\n"
+                    "  - name: etl\n    basic_auth_user: etl\n    roles: [push]\n"
+                    "    jobs: ['{job=~\"etl-.*\"}']\n"
+                    "  - name: prometheus\n    basic_auth_user: prometheus\n    roles: [read]\n")
+        self.gw = GoWithAuthReady(OURS, web, extra=["--web.auth-config=" + policy])
+        self.addCleanup(self.gw.stop)
+
+    @staticmethod
+    def handler(user, password):
+        return lambda url, method, timeout, headers, data: basic_auth_handler(
+            url, method, timeout, headers, data, user, password)
+
+    def read(self, path):
+        request = urllib.request.Request(self.gw.url + path)
+        import base64
+        request.add_header("Authorization", "Basic " + base64.b64encode(b"prometheus:scrape pass").decode())
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.read().decode()
+
+    def test_basic_auth_handler_pushes_in_scope_and_is_refused_outside(self):
+        etl = self.handler("etl", "etl pass")
+        push_to_gateway(self.gw.url, job="etl-nightly", registry=registry_with_metrics(3), handler=etl)
+        for job in ["billing", "etl"]:
+            with self.assertRaises(OSError) as ctx:
+                push_to_gateway(self.gw.url, job=job, registry=registry_with_metrics(), handler=etl)
+            self.assertIn("403", str(ctx.exception), job)
+        with self.assertRaises(OSError) as ctx:
+            delete_from_gateway(self.gw.url, job="billing", handler=etl)
+        self.assertIn("403", str(ctx.exception))
+        # The read principal may not push, and a wrong password is a 401.
+        with self.assertRaises(OSError) as ctx:
+            push_to_gateway(self.gw.url, job="etl-x", registry=registry_with_metrics(),
+                            handler=self.handler("prometheus", "scrape pass"))
+        self.assertIn("403", str(ctx.exception))
+        with self.assertRaises(OSError) as ctx:
+            push_to_gateway(self.gw.url, job="etl-x", registry=registry_with_metrics(),
+                            handler=self.handler("etl", "wrong"))
+        self.assertIn("401", str(ctx.exception))
+        groups = json.loads(self.read("/api/v1/metrics"))["data"]
+        self.assertEqual([g["labels"] for g in groups], [{"job": "etl-nightly"}])
+        pushadd_to_gateway(self.gw.url, job="etl-nightly", registry=registry_with_metrics(4), handler=etl)
+        self.assertIn('job_last_success_unixtime{instance="",job="etl-nightly"} 4', self.read("/metrics"))
+        delete_from_gateway(self.gw.url, job="etl-nightly", handler=etl)
+        self.assertEqual(json.loads(self.read("/api/v1/metrics"))["data"], [])
+
+    def test_prometheus_scrapes_as_the_read_principal(self):
+        push_to_gateway(self.gw.url, job="etl-load", registry=registry_with_metrics(7),
+                        handler=self.handler("etl", "etl pass"))
+        # Two scrape jobs: one with the read principal's credentials, one
+        # with none (anonymous has no rights: up is 0 there).
+        scrape = ("  - job_name: %s\n    honor_labels: true\n%s"
+                  "    static_configs:\n      - targets: ['127.0.0.1:%d']\n")
+        config = ("global:\n  scrape_interval: 1s\nscrape_configs:\n"
+                  + scrape % ("with_credentials", "    basic_auth:\n      username: prometheus\n"
+                              "      password: scrape pass\n", self.gw.port)
+                  + scrape % ("without_credentials", "", self.gw.port))
+        with PrometheusServer(self.directory, config) as prom:
+            result = prom.wait_for("job_last_success_unixtime")
+            self.assertEqual([(r["metric"]["job"], r["value"][1]) for r in result], [("etl-load", "7")])
+            up = {}
+            deadline = time.time() + 30
+            while time.time() < deadline and len(up) < 2:
+                up = {r["metric"]["job"]: r["value"][1] for r in prom.query("up")}
+                time.sleep(0.5)
+            self.assertEqual(up, {"with_credentials": "1", "without_credentials": "0"})
+
+
+class PrometheusServer:
+    """Debian's Prometheus with a given configuration, on a free port."""
+
+    def __init__(self, directory, config):
+        binary = shutil.which("prometheus")
+        if binary is None:
+            raise unittest.SkipTest("Debian's prometheus package is required")
+        path = os.path.join(directory, "prometheus.yml")
+        with open(path, "w") as f:
+            f.write(config)
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [binary, "--config.file=" + path, "--storage.tsdb.path=" + os.path.join(directory, "prometheus-data"),
+             "--web.listen-address=127.0.0.1:%d" % self.port],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+    def query(self, expression):
+        query = urllib.parse.urlencode({"query": expression})
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/query?%s" % (self.port, query), timeout=5) as r:
+                return json.loads(r.read())["data"]["result"]
+        except OSError:
+            return []
+
+    def wait_for(self, expression, timeout=60):
+        """The query's result once it is non-empty (empty after timeout)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            result = self.query(expression)
+            if result:
+                return result
+            time.sleep(1)
+        return []
+
+
 class GoWithAuthReady(Gateway):
     """A gateway whose readiness is probed through its TLS or auth."""
 
-    def __init__(self, binary, config, scheme="http", cafile=None, cert=None):
+    def __init__(self, binary, config, scheme="http", cafile=None, cert=None, extra=()):
         import ssl
         self.port = free_port()
         self.url = "%s://127.0.0.1:%d" % (scheme, self.port)
@@ -324,7 +449,7 @@ class GoWithAuthReady(Gateway):
             self.context.load_cert_chain(*cert)
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [binary, "--web.listen-address=127.0.0.1:%d" % self.port, "--persistence.file=", "--web.config.file=" + config],
+            [binary, "--web.listen-address=127.0.0.1:%d" % self.port, "--persistence.file=", "--web.config.file=" + config] + list(extra),
             stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL)
         deadline = time.time() + 15
         while time.time() < deadline:
@@ -371,49 +496,26 @@ class PrometheusScrape(unittest.TestCase):
     the pushed series from its query API."""
 
     def test_prometheus_sees_pushed_series(self):
-        prometheus = shutil.which("prometheus")
-        self.assertIsNotNone(prometheus, "Debian's prometheus package is required")
         gw = Gateway(OURS)
         workdir = tempfile.mkdtemp(prefix="interop-prom-")
-        prom = None
         try:
             registry = CollectorRegistry()
             Gauge("interop_pushed_value", "pushed", ["kind"], registry=registry).labels("x").set(123.5)
             push_to_gateway(gw.url, job="scraped_job", registry=registry, grouping_key={"instance": "host-1"})
-            config = os.path.join(workdir, "prometheus.yml")
-            with open(config, "w") as f:
-                f.write("global:\n  scrape_interval: 1s\nscrape_configs:\n"
-                        "  - job_name: pushgateway\n    honor_labels: true\n"
-                        "    static_configs:\n      - targets: ['127.0.0.1:%d']\n" % gw.port)
-            port = free_port()
-            prom = subprocess.Popen(
-                [prometheus, "--config.file=" + config, "--storage.tsdb.path=" + os.path.join(workdir, "data"),
-                 "--web.listen-address=127.0.0.1:%d" % port],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            query = urllib.parse.urlencode({"query": "interop_pushed_value"})
-            deadline = time.time() + 60
-            result = []
-            while time.time() < deadline and not result:
-                time.sleep(1)
-                try:
-                    with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/query?%s" % (port, query), timeout=5) as r:
-                        result = json.loads(r.read())["data"]["result"]
-                except OSError:
-                    pass
-            self.assertEqual(len(result), 1, "Prometheus never returned the pushed series")
-            metric = result[0]["metric"]
-            self.assertEqual(metric["job"], "scraped_job")
-            self.assertEqual(metric["instance"], "host-1")
-            self.assertEqual(metric["kind"], "x")
-            self.assertEqual(result[0]["value"][1], "123.5")
-            # The scrape itself succeeded (up == 1).
-            with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/query?%s" % (port, urllib.parse.urlencode({"query": "up"})), timeout=5) as r:
-                up = json.loads(r.read())["data"]["result"]
-            self.assertEqual([u["value"][1] for u in up], ["1"])
+            config = ("global:\n  scrape_interval: 1s\nscrape_configs:\n"
+                      "  - job_name: pushgateway\n    honor_labels: true\n"
+                      "    static_configs:\n      - targets: ['127.0.0.1:%d']\n" % gw.port)
+            with PrometheusServer(workdir, config) as prom:
+                result = prom.wait_for("interop_pushed_value")
+                self.assertEqual(len(result), 1, "Prometheus never returned the pushed series")
+                metric = result[0]["metric"]
+                self.assertEqual(metric["job"], "scraped_job")
+                self.assertEqual(metric["instance"], "host-1")
+                self.assertEqual(metric["kind"], "x")
+                self.assertEqual(result[0]["value"][1], "123.5")
+                # The scrape itself succeeded (up == 1).
+                self.assertEqual([u["value"][1] for u in prom.query("up")], ["1"])
         finally:
-            if prom is not None:
-                prom.terminate()
-                prom.wait(10)
             gw.stop()
             shutil.rmtree(workdir, ignore_errors=True)
 

@@ -199,3 +199,103 @@ fn a_password_in_basic_auth_and_a_password_file_conflict() {
         out.stderr
     );
 }
+
+/// The hex SHA-256 of `token`, as the README has users compute it.
+fn sha256sum(token: &str) -> String {
+    let out = std::process::Command::new("sh")
+        .args(["-c", "printf %s \"$1\" | sha256sum", "sh", token])
+        .output()
+        .expect("run sha256sum");
+    let line = String::from_utf8(out.stdout).expect("sha256sum output");
+    line.split_whitespace().next().expect("a digest").to_owned()
+}
+
+/// Each kind of credential pushgw sends names a principal of our
+/// gateway's `--web.auth-config`, whose rights then decide.
+#[test]
+fn every_kind_of_credential_meets_an_authorization_policy() {
+    let tls = Tls::generate();
+    let policy = format!(
+        "principals:
+  - name: ops
+    basic_auth_user: ops
+    roles: [read, push, admin]
+  - name: ci
+    bearer_token_sha256: {}
+    roles: [push]
+    jobs: ['{{job=~\"ci-.*\"}}']
+  - name: batch
+    client_cert_subject: CN=batch-job
+    roles: [push]
+    jobs: ['{{job=\"nightly\"}}']
+",
+        sha256sum("ci token")
+    );
+    let gw = Gateway::start_with(
+        crate::util::Kind::Ours,
+        &Options {
+            tls: Some(&tls),
+            users: USERS,
+            auth_config: Some(&policy),
+            ..Options::default()
+        },
+    );
+    // Every run presents the client certificate (the gateway requires
+    // one); a bearer token or basic auth, when given, names the principal.
+    let run = |args: &[&str]| {
+        pushgw(args)
+            .env("PUSHGATEWAY_URL", gw.localhost_url())
+            .env("PUSHGATEWAY_CACERT", &tls.ca_file)
+            .env("PUSHGATEWAY_CERT", &tls.client_cert_file)
+            .env("PUSHGATEWAY_KEY", &tls.client_key_file)
+    };
+    let token = ["--bearer-token", "ci token"];
+
+    run(&[&["gauge", "-j", "ci-build", "-n", "x", "1"], &token[..]].concat()).success();
+    let out =
+        run(&[&["gauge", "-j", "billing", "-n", "x", "1"], &token[..]].concat()).fails_with(3);
+    assert!(out.stderr.contains("403"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("principal \"ci\" may not push to {job=\"billing\"}"),
+        "{}",
+        out.stderr
+    );
+    let out = run(&[&["list"], &token[..]].concat()).fails_with(3);
+    assert!(
+        out.stderr.contains("principal \"ci\" may not read"),
+        "{}",
+        out.stderr
+    );
+    let out = run(&[
+        "gauge",
+        "-j",
+        "ci-build",
+        "-n",
+        "x",
+        "1",
+        "--bearer-token",
+        "guess",
+    ])
+    .fails_with(3);
+    assert!(out.stderr.contains("401"), "{}", out.stderr);
+
+    // The certificate alone: CN=batch-job is the principal "batch".
+    run(&["gauge", "-j", "nightly", "-n", "x", "2"]).success();
+    let out = run(&["delete", "-j", "ci-build"]).fails_with(3);
+    assert!(
+        out.stderr
+            .contains("principal \"batch\" may not push to {job=\"ci-build\"}"),
+        "{}",
+        out.stderr
+    );
+
+    // Basic auth: ops may read every group and delete any.
+    let ops = ["--basic-auth", "ops:pa:ss word"];
+    let out = run(&[&["list", "--json"], &ops[..]].concat()).success();
+    assert!(out.stdout.contains("ci-build") && out.stdout.contains("nightly"));
+    assert!(!out.stdout.contains("billing"), "{}", out.stdout);
+    run(&[&["delete", "-j", "ci-build"], &ops[..]].concat()).success();
+    gw.expect_group(&[("job", "nightly")]);
+    assert_eq!(gw.groups().len(), 1);
+}

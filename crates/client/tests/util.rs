@@ -43,6 +43,8 @@ pub struct Options<'a> {
     pub users: &'a [(&'a str, &'a str)],
     /// `--web.enable-admin-api`.
     pub admin_api: bool,
+    /// An authorization policy for `--web.auth-config` (our gateway only).
+    pub auth_config: Option<&'a str>,
 }
 
 /// A running gateway; killed when dropped.
@@ -78,6 +80,12 @@ impl Gateway {
         }
         if options.admin_api {
             args.push("--web.enable-admin-api".to_owned());
+        }
+        if let Some(policy) = options.auth_config {
+            assert_eq!(kind, Kind::Ours, "only our gateway has --web.auth-config");
+            let path = dir.path().join("auth.yml");
+            std::fs::write(&path, policy).expect("write auth config");
+            args.push(format!("--web.auth-config={}", path.display()));
         }
         let binary = match kind {
             Kind::Go => go_binary(),
